@@ -1,0 +1,307 @@
+"""Velocity and density models: the bundled 3-D marine model, user models, NonLinLoc export.
+
+Arrays are indexed ``[ix, iy, iz]`` on a :class:`~jaxseis.geometry.Grid`, with ``iz`` increasing
+upward (``z`` is the height above the model bottom, in km). Velocities are in m/s, densities in
+kg/m^3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxseis.geometry import DEFAULT_GRID, SEABED_Z_KM, Grid
+
+__all__ = [
+    "MARINE_LAYERS",
+    "VelocityModel",
+    "from_arrays",
+    "gardner_density",
+    "marine_model",
+    "read_nonlinloc_grid",
+    "to_nonlinloc",
+    "write_nonlinloc_grid",
+]
+
+WATER_VP = 1500.0
+WATER_RHO = 1000.0
+
+
+class VelocityModel(NamedTuple):
+    """P-wave velocity and density on a grid.
+
+    Attributes:
+        vp: P-wave velocity, ``[nx, ny, nz]`` in m/s.
+        rho: density, ``[nx, ny, nz]`` in kg/m^3.
+        grid: the grid the arrays live on.
+        name: a short label recorded in dataset provenance.
+    """
+
+    vp: np.ndarray
+    rho: np.ndarray
+    grid: Grid = DEFAULT_GRID
+    name: str = "user"
+
+    @property
+    def bulk_modulus(self) -> np.ndarray:
+        """Bulk modulus ``K = rho * vp**2`` in Pa, ``[nx, ny, nz]``."""
+        return self.rho * self.vp**2
+
+    def summary(self) -> str:
+        """One-line description of the model."""
+        return (
+            f"{self.name}: grid {self.grid.shape}, vp {self.vp.min():.0f}-{self.vp.max():.0f} m/s, "
+            f"rho {self.rho.min():.0f}-{self.rho.max():.0f} kg/m3"
+        )
+
+
+def gardner_density(vp: np.ndarray) -> np.ndarray:
+    """Gardner et al. (1974) density ``rho = 310 * vp**0.25`` (vp in m/s, rho in kg/m^3)."""
+    return 310.0 * np.asarray(vp, dtype=np.float64) ** 0.25
+
+
+def from_arrays(vp, rho=None, grid: Grid = DEFAULT_GRID, name: str = "user") -> VelocityModel:
+    """Build a validated model from a user's arrays.
+
+    Args:
+        vp: P-wave velocity ``[nx, ny, nz]`` in m/s, ``z`` increasing upward.
+        rho: density ``[nx, ny, nz]`` in kg/m^3; Gardner's relation from ``vp`` when omitted.
+        grid: the grid the arrays are sampled on; its shape must match the arrays.
+        name: label stored in provenance.
+
+    Raises:
+        ValueError: on a shape mismatch, or NaN, infinite or non-positive values.
+    """
+    vp = np.asarray(vp, dtype=np.float64)
+    rho = gardner_density(vp) if rho is None else np.asarray(rho, dtype=np.float64)
+    for label, arr in (("vp", vp), ("rho", rho)):
+        if arr.shape != tuple(grid.shape):
+            raise ValueError(
+                f"{label} has shape {arr.shape} but the grid has shape {tuple(grid.shape)}"
+            )
+        if not np.all(np.isfinite(arr)):
+            n = int(np.sum(~np.isfinite(arr)))
+            raise ValueError(f"{label} contains {n} NaN or infinite values")
+        if np.any(arr <= 0):
+            n = int(np.sum(arr <= 0))
+            raise ValueError(f"{label} must be positive everywhere; {n} values are <= 0")
+    return VelocityModel(vp=vp, rho=rho, grid=grid, name=name)
+
+
+class _Layer(NamedTuple):
+    depth_km: float  # nominal depth of the layer top below the seabed
+    vp_top: float  # m/s at the top of the layer
+    gradient: float  # m/s per km of depth inside the layer
+
+
+MARINE_LAYERS: tuple[_Layer, ...] = (
+    _Layer(0.00, 1650.0, 600.0),
+    _Layer(0.10, 1850.0, 500.0),
+    _Layer(0.24, 2100.0, 450.0),
+    _Layer(0.42, 2380.0, 400.0),
+    _Layer(0.64, 2700.0, 350.0),
+    _Layer(0.90, 3000.0, 300.0),
+    _Layer(1.18, 3350.0, 300.0),
+    _Layer(1.50, 3700.0, 250.0),
+    _Layer(1.84, 4050.0, 250.0),
+    _Layer(2.14, 4350.0, 250.0),
+)
+"""The layers below the seabed of the bundled marine model (10 layers)."""
+
+
+def _interface_depths(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Depth below the seabed (km) of the top of layers 1..9 at plan positions ``x, y`` (km).
+
+    Each interface dips (up to about 3 degrees, in a direction that rotates with depth) and
+    undulates (amplitude 6-20 m, wavelengths 0.35-0.9 km), so that the model is truly 3-D.
+    """
+    depths = []
+    for k, layer in enumerate(MARINE_LAYERS[1:], start=1):
+        azimuth = 0.35 + 0.55 * k  # radians: dip direction rotates with depth
+        dip = 0.02 + 0.004 * k  # km of depth per km horizontally (1.1 to 3.3 degrees)
+        amp = 0.006 + 0.0015 * k  # km
+        lam1 = 0.9 - 0.05 * k
+        lam2 = 0.55 - 0.02 * k
+        plane = dip * ((x - 0.5) * np.cos(azimuth) + (y - 0.5) * np.sin(azimuth))
+        wave = amp * (
+            np.sin(2 * np.pi * x / lam1 + 0.7 * k) * np.cos(2 * np.pi * y / lam2 - 0.3 * k)
+            + 0.5 * np.sin(2 * np.pi * (x + y) / (0.8 * lam1) + 1.3 * k)
+        )
+        depths.append(layer.depth_km + plane + wave)
+    depths = np.stack(depths, axis=0)
+    # keep at least 30 m between consecutive interfaces and 40 m below the seabed
+    depths[0] = np.maximum(depths[0], 0.04)
+    for k in range(1, depths.shape[0]):
+        depths[k] = np.maximum(depths[k], depths[k - 1] + 0.03)
+    return depths
+
+
+def _lateral_perturbation(x, y, z) -> np.ndarray:
+    """Smooth relative Vp perturbation in [-1, 1] (deterministic sum of 3-D harmonics)."""
+    p = (
+        np.sin(2 * np.pi * x / 0.7 + 0.4) * np.cos(2 * np.pi * y / 0.6 - 1.1)
+        + 0.6 * np.sin(2 * np.pi * (x - y) / 0.45 + 2.0) * np.cos(2 * np.pi * z / 0.8)
+        + 0.4 * np.cos(2 * np.pi * (0.6 * x + y) / 0.35 - 0.5)
+    )
+    return p / 2.0
+
+
+def marine_model(grid: Grid = DEFAULT_GRID, lateral_variation: float = 0.03) -> VelocityModel:
+    """The bundled deterministic 3-D marine model.
+
+    Water (1500 m/s, 1000 kg/m^3) above the flat seabed at ``z = 2.43`` km; below it ten
+    sediment and rock layers (:data:`MARINE_LAYERS`) whose Vp rises from 1650 m/s at the seabed
+    to about 4500 m/s at the bottom of the model, with a vertical gradient inside each layer,
+    interfaces that dip by 1-3 degrees and undulate by 6-20 m, and a smooth lateral Vp
+    perturbation of ``lateral_variation`` (3 % by default). Density follows Gardner's relation.
+
+    Args:
+        grid: the grid on which to sample the model (the paper's 81 x 81 x 301 by default).
+        lateral_variation: relative amplitude of the lateral Vp perturbation below the seabed.
+    """
+    xs, ys, zs = grid.axes_km()
+    x, y, z = np.meshgrid(xs, ys, zs, indexing="ij")
+    depth = SEABED_Z_KM - z  # km below the seabed; negative in the water
+    tops = _interface_depths(x[:, :, 0], y[:, :, 0])  # [9, nx, ny]
+
+    layer = np.zeros(x.shape, dtype=np.int64)
+    for k in range(tops.shape[0]):
+        layer += (depth >= tops[k][:, :, None]).astype(np.int64)
+    vp_top = np.array([lay.vp_top for lay in MARINE_LAYERS])[layer]
+    gradient = np.array([lay.gradient for lay in MARINE_LAYERS])[layer]
+    all_tops = np.concatenate([np.zeros((1, *tops.shape[1:])), tops], axis=0)
+    top_here = np.take_along_axis(
+        np.broadcast_to(all_tops[:, :, :, None], (all_tops.shape[0], *x.shape)), layer[None], 0
+    )[0]
+    vp = vp_top + gradient * (depth - top_here)
+    vp = vp * (1.0 + lateral_variation * _lateral_perturbation(x, y, z))
+
+    water = depth < 0
+    vp = np.where(water, WATER_VP, vp)
+    rho = np.where(water, WATER_RHO, gardner_density(vp))
+    return from_arrays(vp, rho, grid=grid, name="marine-10-layer-v1")
+
+
+# --------------------------------------------------------------------------------------------
+# NonLinLoc grid files
+# --------------------------------------------------------------------------------------------
+
+_NLL_TYPES = ("VELOCITY", "VELOCITY_METERS", "SLOWNESS", "SLOW_LEN", "TIME", "ANGLE")
+
+
+def write_nonlinloc_grid(
+    root: str | Path,
+    values: np.ndarray,
+    grid: Grid,
+    grid_type: str,
+    station: tuple[str, float, float, float] | None = None,
+) -> tuple[Path, Path]:
+    """Write a NonLinLoc 3-D grid (``root.hdr`` + ``root.buf``).
+
+    NonLinLoc measures ``z`` as depth, positive down, from the top of the model; jaxseis measures
+    it upward from the bottom. The export flips the vertical axis: NonLinLoc depth
+    ``= z_top - z`` with ``z_top`` the top of the grid, and the buffer is written as float32 with
+    ``z`` varying fastest, then ``y``, then ``x`` (NonLinLoc's order).
+
+    Args:
+        root: path without extension, e.g. ``"model/layers.P.mod"``.
+        values: ``[nx, ny, nz]`` on ``grid`` (jaxseis orientation).
+        grid: the grid.
+        grid_type: NonLinLoc grid type, e.g. ``"VELOCITY"`` (km/s), ``"SLOW_LEN"`` or ``"TIME"``.
+        station: for time grids, ``(label, x_km, y_km, z_km)`` in jaxseis coordinates.
+
+    Returns:
+        The header and buffer paths.
+    """
+    if grid_type not in _NLL_TYPES:
+        raise ValueError(f"unknown NonLinLoc grid type {grid_type!r}; use one of {_NLL_TYPES}")
+    values = np.asarray(values)
+    if values.shape != tuple(grid.shape):
+        raise ValueError(f"values have shape {values.shape}, grid has {tuple(grid.shape)}")
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    z_top = grid.extent_km[1, 2]
+    nx, ny, nz = grid.shape
+    dx, dy, dz = grid.spacing_km
+    x0, y0, _ = grid.origin_km
+    lines = [
+        f"{nx} {ny} {nz}  {x0:.6f} {y0:.6f} {0.0:.6f}  {dx:.6f} {dy:.6f} {dz:.6f} {grid_type} FLOAT"
+    ]
+    if station is not None:
+        label, sx, sy, sz = station
+        lines.append(f"{label} {sx:.6f} {sy:.6f} {z_top - sz:.6f}")
+    lines.append("TRANSFORM  NONE")
+    hdr = root.with_name(root.name + ".hdr")
+    buf = root.with_name(root.name + ".buf")
+    hdr.write_text("\n".join(lines) + "\n")
+    np.ascontiguousarray(values[:, :, ::-1], dtype="<f4").tofile(buf)
+    return hdr, buf
+
+
+def read_nonlinloc_grid(root: str | Path) -> tuple[np.ndarray, Grid, str, dict]:
+    """Read a NonLinLoc grid written by :func:`write_nonlinloc_grid` (or NonLinLoc itself).
+
+    Returns ``(values [nx, ny, nz] in jaxseis orientation, grid, grid_type, extra)``, where
+    ``extra`` holds the station line of time grids (``{"station": (label, x, y, z)}``, ``z`` in
+    jaxseis coordinates) when present.
+    """
+    root = Path(root)
+    hdr = root.with_name(root.name + ".hdr")
+    buf = root.with_name(root.name + ".buf")
+    if not hdr.exists() or not buf.exists():
+        raise FileNotFoundError(f"NonLinLoc grid {root} needs both {hdr.name} and {buf.name}")
+    lines = hdr.read_text().split("\n")
+    f = lines[0].split()
+    if len(f) < 10:
+        raise ValueError(f"{hdr}: first line must hold 10 fields, got {lines[0]!r}")
+    nx, ny, nz = (int(v) for v in f[:3])
+    x0, y0, _z0 = (float(v) for v in f[3:6])
+    dx, dy, dz = (float(v) for v in f[6:9])
+    grid_type = f[9]
+    dtype = "<f8" if len(f) > 10 and f[10].upper() == "DOUBLE" else "<f4"
+    grid = Grid(shape=(nx, ny, nz), spacing_km=(dx, dy, dz), origin_km=(x0, y0, 0.0))
+    data = np.fromfile(buf, dtype=dtype)
+    if data.size != nx * ny * nz:
+        raise ValueError(f"{buf}: holds {data.size} values, header says {nx * ny * nz}")
+    values = data.reshape(nx, ny, nz)[:, :, ::-1].astype(np.float64)
+    extra = {}
+    z_top = grid.extent_km[1, 2]
+    if len(lines) > 1 and lines[1].strip() and not lines[1].startswith("TRANSFORM"):
+        s = lines[1].split()
+        extra["station"] = (s[0], float(s[1]), float(s[2]), z_top - float(s[3]))
+    return values, grid, grid_type, extra
+
+
+def to_nonlinloc(model: VelocityModel, root: str | Path, grid_type: str = "SLOW_LEN"):
+    """Export the P model as a NonLinLoc model grid (what ``Vel2Grid`` writes).
+
+    ``SLOW_LEN`` (slowness times cell length, s) is what NonLinLoc's ``Grid2Time`` reads and
+    requires cubic cells; the paper's grid is not cubic (12.5 x 12.5 x 10 m), so for it use
+    ``"VELOCITY"`` (km/s) or ``"SLOWNESS"`` (s/km), or resample the model first.
+
+    Args:
+        model: the model to export.
+        root: output path without extension, e.g. ``"nll/model/marine.P.mod"``.
+        grid_type: ``"SLOW_LEN"``, ``"VELOCITY"`` or ``"SLOWNESS"``.
+
+    Returns:
+        The header and buffer paths.
+    """
+    vp_km_s = model.vp / 1000.0
+    if grid_type == "VELOCITY":
+        values = vp_km_s
+    elif grid_type == "SLOWNESS":
+        values = 1.0 / vp_km_s
+    elif grid_type == "SLOW_LEN":
+        d = np.asarray(model.grid.spacing_km)
+        if not np.allclose(d, d[0]):
+            raise ValueError(
+                f"SLOW_LEN grids need cubic cells; this grid has spacing {tuple(d)} km. "
+                "Use grid_type='VELOCITY' or 'SLOWNESS', or resample the model to cubic cells."
+            )
+        values = d[0] / vp_km_s
+    else:
+        raise ValueError(f"grid_type must be SLOW_LEN, VELOCITY or SLOWNESS, got {grid_type!r}")
+    return write_nonlinloc_grid(root, values, model.grid, grid_type)
