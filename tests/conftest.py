@@ -1,0 +1,22 @@
+"""Shared fixtures: small models on small grids, so that the suite stays fast on 2 cores."""
+
+import numpy as np
+import pytest
+
+from jaxseis.geometry import Grid
+from jaxseis.velocity import from_arrays, gardner_density
+
+
+@pytest.fixture(scope="session")
+def layered_model():
+    """A small layered variable-density model with water on top and lateral variation.
+
+    41 x 41 x 61 nodes with the paper's spacing (0.5 km x 0.5 km x 0.6 km); water above
+    z = 0.45 km, three layers below it, 3 % lateral Vp variation.
+    """
+    g = Grid(shape=(41, 41, 61), spacing_km=(0.0125, 0.0125, 0.01))
+    x, _, z = np.meshgrid(*g.axes_km(), indexing="ij")
+    vp = np.select([z < 0.2, z < 0.35, z <= 0.45], [3000.0, 2300.0, 1800.0], 1500.0)
+    vp = vp * (1 + 0.03 * np.sin(2 * np.pi * x / 0.3) * (z <= 0.45))
+    rho = np.where(z > 0.45, 1000.0, gardner_density(vp))
+    return from_arrays(vp, rho, g, name="test-layered")
