@@ -1,0 +1,387 @@
+"""Priors, NUTS with its global stage, nested sampling, summaries and diagnostics.
+
+The samplers are checked against known answers: a linear-Gaussian toy forward model whose
+posterior and evidence are analytic, and a multimodal ("cycle skipping") toy whose exact
+marginals come from 1-D quadrature. Draw counts are small so that the file runs in about a
+minute on 2 cores; most of that is jaxns' compilation.
+"""
+
+import json
+import logging
+import warnings
+from typing import NamedTuple
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxseis import inference as inf
+from jaxseis.geometry import Grid
+from jaxseis.likelihood.waveform import gaussian_log_likelihood
+
+SMALL_STAGE = inf.GlobalStage(num_draws=4096, chunk_size=1024, num_polish=8, polish_steps=100)
+
+
+class LinearToy(NamedTuple):
+    log_likelihood: object
+    calls: list  # one entry per Python call (trace) of log_likelihood
+    mean: np.ndarray  # analytic posterior mean [3] km
+    cov: np.ndarray  # analytic posterior covariance [3, 3] km^2
+    log_evidence: float  # analytic log Z under the uniform prior
+    prior: inf.BoxPrior
+
+
+@pytest.fixture(scope="module")
+def linear_toy() -> LinearToy:
+    """traces = A @ source + b + noise at 3 receivers x 30 samples; posterior std ~0.03 km, far
+    from the prior bounds so that the box does not truncate it."""
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(3, 30, 3))
+    b = rng.normal(size=(3, 30))
+    sigma = 0.3
+    truth = np.array([0.4, 0.55, 1.2])
+    observed = np.einsum("rsk,k->rs", a, truth) + b + sigma * rng.normal(size=b.shape)
+    aj, bj = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+    base = gaussian_log_likelihood(lambda s: jnp.einsum("rsk,k->rs", aj, s) + bj, observed, sigma)
+    calls = []
+
+    def log_likelihood(source):
+        calls.append(1)
+        return base(source)
+
+    am = a.reshape(-1, 3)
+    cov = np.linalg.inv(am.T @ am / sigma**2)
+    mean = cov @ am.T @ (observed - b).ravel() / sigma**2
+    r = (observed - b).ravel() - am @ mean
+    prior = inf.paper_prior()
+    log_z = (
+        -0.5 * r.size * np.log(2 * np.pi * sigma**2)
+        - 0.5 * r @ r / sigma**2
+        + 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
+        - np.sum(np.log(prior.upper - prior.lower))
+    )
+    return LinearToy(log_likelihood, calls, mean, cov, float(log_z), prior)
+
+
+NUTS_SETTINGS = dict(num_chains=4, num_warmup=200, num_draws=400, global_stage=SMALL_STAGE)
+
+
+@pytest.fixture(scope="module")
+def nuts_linear(linear_toy):
+    """One NUTS run on the linear toy, with the warnings it raised and the trace count."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = inf.locate(
+            linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), **NUTS_SETTINGS
+        )
+    return idata, caught, len(linear_toy.calls)
+
+
+@pytest.fixture(scope="module")
+def nested_linear(linear_toy, tmp_path_factory):
+    """One nested-sampling run on the linear toy, from a temporary working directory."""
+    cwd = tmp_path_factory.mktemp("nested_cwd")
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level, jax.config.jax_enable_x64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        idata = inf.locate(
+            linear_toy.log_likelihood,
+            linear_toy.prior,
+            method="nested",
+            key=jax.random.key(11),
+            num_chains=1,
+            num_draws=3000,
+        )
+    after = (list(root.handlers), root.level, jax.config.jax_enable_x64)
+    return idata, cwd, before, after
+
+
+def _moments(idata):
+    d = np.stack([np.asarray(idata.posterior[c]).ravel() for c in inf.COORDS], axis=-1)
+    return d.mean(axis=0), d.std(axis=0, ddof=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Priors and transforms
+# --------------------------------------------------------------------------------------------
+
+
+def test_paper_prior_and_transforms():
+    prior = inf.paper_prior()
+    np.testing.assert_allclose(prior.lower, [0, 0, 0])
+    np.testing.assert_allclose(prior.upper, [1, 1, 2.43])
+    x = jnp.array([[0.375, 0.3, 1.57], [0.01, 0.99, 0.2]])
+    u = prior.to_unconstrained(x)
+    np.testing.assert_allclose(np.asarray(prior.from_unconstrained(u)), np.asarray(x), atol=1e-6)
+    u0 = jnp.array([0.3, -1.2, 2.0])
+    jac = jax.jacfwd(prior.from_unconstrained)(u0)
+    np.testing.assert_allclose(
+        float(prior.log_det_jacobian(u0)), np.log(abs(np.linalg.det(jac))), rtol=1e-5
+    )
+    assert np.all(np.isfinite(np.asarray(prior.to_unconstrained(jnp.array([0.0, 1.0, 2.43])))))
+    np.testing.assert_allclose(float(prior.log_prob(x[0])), -np.log(2.43), rtol=1e-6)
+    assert float(prior.log_prob(jnp.array([0.5, 0.5, 2.5]))) == -np.inf
+    draws = np.asarray(prior.sample(jax.random.key(0), 1000))
+    assert draws.shape == (1000, 3) and np.all((draws >= 0) & (draws <= [1, 1, 2.43]))
+
+
+@pytest.mark.parametrize(
+    "lower, upper, match",
+    [
+        ([0.5, 0, 0], [0.5, 1, 1], "empty along x"),
+        ([0, 0.6, 0], [1, 0.2, 1], "empty along y"),
+        ([0, 0, np.nan], [1, 1, 1], "NaN"),
+        ([0, 0, 0], [1, 1, 3.5], "along z.*outside the model grid"),
+        ([-0.1, 0, 0], [1, 1, 1], "along x.*outside the model grid"),
+        ([0, 0], [1, 1], r"shape \[3\]"),
+    ],
+)
+def test_validate_prior_errors(lower, upper, match):
+    with pytest.raises(ValueError, match=match):
+        inf.validate_prior(inf.BoxPrior(np.array(lower), np.array(upper)))
+
+
+def test_validate_prior_with_another_grid():
+    grid = Grid(shape=(41, 41, 61))  # 0.5 km x 0.5 km x 0.6 km
+    inf.validate_prior(inf.BoxPrior([0.1, 0.1, 0.1], [0.4, 0.4, 0.5]), grid)
+    with pytest.raises(ValueError, match="outside the model grid"):
+        inf.validate_prior(inf.paper_prior(), grid)
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input to locate
+# --------------------------------------------------------------------------------------------
+
+
+def _quadratic(source):
+    return -0.5 * jnp.sum(((source - 0.5) / 0.1) ** 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(method="mcmc"), "unknown method 'mcmc'"),
+        (dict(num_slices=3), r"unknown option\(s\) \['num_slices'\] for method 'nuts'"),
+        (dict(method="nested", global_stage=None), "unknown option"),
+        (dict(prior=inf.BoxPrior([0, 0, 0], [1, 1, 3.2])), "outside the model grid"),
+        (dict(prior=inf.BoxPrior([0, 0, 1], [1, 1, 1])), "empty along z"),
+        (dict(key=0), "jax.random key"),
+        (dict(num_draws=0), "num_draws must be an integer >= 1"),
+        (dict(num_chains=2.5), "num_chains"),
+        (dict(global_stage=inf.GlobalStage(num_draws=4, num_polish=8)), "num_polish"),
+        (dict(log_likelihood=lambda s: s), "must return a scalar"),
+    ],
+)
+def test_locate_bad_input(kwargs, match):
+    args = dict(log_likelihood=_quadratic, prior=inf.paper_prior(), key=jax.random.key(0))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        inf.locate(args.pop("log_likelihood"), args.pop("prior"), **args)
+
+
+# --------------------------------------------------------------------------------------------
+# NUTS
+# --------------------------------------------------------------------------------------------
+
+
+def test_nuts_recovers_linear_gaussian_posterior(linear_toy, nuts_linear):
+    idata, caught, _ = nuts_linear
+    assert not [w for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
+    mean, std = _moments(idata)
+    s = inf.summary_dict(idata)
+    true_std = np.sqrt(np.diag(linear_toy.cov))
+    mc_error = true_std / np.sqrt(s["ess_min"])
+    np.testing.assert_array_less(np.abs(mean - linear_toy.mean), 4 * mc_error)
+    np.testing.assert_allclose(std, true_std, rtol=0.12)
+    assert s["rhat_max"] < 1.01 and s["divergences"] == 0
+    assert idata.posterior.sizes == {"chain": 4, "draw": 400}
+    assert idata.posterior.attrs["global_stage_modes_used"] == 1
+
+
+def test_log_likelihood_traced_once_per_compilation(linear_toy, nuts_linear):
+    idata, _, first = nuts_linear
+    # a few call sites (global stage, polish, Hessian, warm-up, sampling), never one per step
+    assert 0 < first <= 12 < NUTS_SETTINGS["num_warmup"]
+    before = len(linear_toy.calls)
+    again = inf.locate(
+        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), **NUTS_SETTINGS
+    )
+    assert len(linear_toy.calls) == before  # cached: no retrace, no recompilation
+    for c in inf.COORDS:  # same key, same draws
+        np.testing.assert_array_equal(
+            np.asarray(again.posterior[c]), np.asarray(idata.posterior[c])
+        )
+    other = inf.locate(
+        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(4), **NUTS_SETTINGS
+    )
+    assert len(linear_toy.calls) == before
+    assert not np.array_equal(np.asarray(other.posterior["x"]), np.asarray(idata.posterior["x"]))
+
+
+def _cycle_skipping_toy():
+    """Separable log-likelihood with a narrow global mode at the paper's event and a lattice
+    of local modes one period P apart (like cycle skipping), each >= 15 nats lower; the exact
+    marginals come from quadrature."""
+    m0, width, period, depth = np.array([0.375, 0.3, 1.57]), 0.018, 0.1, 20.0
+    m0j = jnp.asarray(m0, jnp.float32)
+
+    def log_likelihood(source):
+        d = source - m0j
+        return jnp.sum(-0.5 * (d / width) ** 2 + depth * jnp.cos(2 * jnp.pi * d / period))
+
+    prior = inf.paper_prior()
+    moments = []
+    for i in range(3):
+        g = np.linspace(prior.lower[i], prior.upper[i], 1_000_001)
+        d = g - m0[i]
+        lp = -0.5 * (d / width) ** 2 + depth * np.cos(2 * np.pi * d / period)
+        w = np.exp(lp - lp.max())
+        w /= w.sum()
+        mu = np.sum(w * g)
+        moments.append((mu, np.sqrt(np.sum(w * (g - mu) ** 2))))
+    return log_likelihood, prior, np.array(moments)
+
+
+def test_nuts_global_stage_finds_the_global_mode_of_a_multimodal_likelihood():
+    log_likelihood, prior, exact = _cycle_skipping_toy()
+    settings = dict(num_chains=4, num_warmup=200, num_draws=400)
+    stage = inf.GlobalStage(num_draws=20_000, chunk_size=4096, num_polish=16, polish_steps=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = inf.locate(
+            log_likelihood, prior, key=jax.random.key(5), global_stage=stage, **settings
+        )
+    assert not [w for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
+    s = inf.summary_dict(idata)
+    assert s["rhat_max"] < 1.01
+    mean, std = _moments(idata)
+    np.testing.assert_array_less(
+        np.abs(mean - exact[:, 0]), 4 * exact[:, 1] / np.sqrt(s["ess_min"])
+    )
+    np.testing.assert_allclose(std, exact[:, 1], rtol=0.12)
+    assert idata.posterior.attrs["global_stage_modes_found"] > 1  # it did see local modes
+    assert idata.posterior.attrs["global_stage_modes_used"] == 1
+    # without the global stage, chains from prior draws stick in local modes and R-hat says so
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stuck = inf.locate(
+            log_likelihood, prior, key=jax.random.key(5), global_stage=None, **settings
+        )
+    messages = [str(w.message) for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
+    assert any(m.startswith("R-hat above 1.01") for m in messages)
+    assert inf.summary_dict(stuck)["rhat_max"] > 1.1
+
+
+# --------------------------------------------------------------------------------------------
+# Nested sampling
+# --------------------------------------------------------------------------------------------
+
+
+def test_nested_recovers_posterior_and_evidence(linear_toy, nested_linear):
+    idata, _, _, _ = nested_linear
+    s = inf.summary_dict(idata)
+    assert s["method"] == "nested" and idata.posterior.sizes == {"chain": 1, "draw": 3000}
+    mean, std = _moments(idata)
+    true_std = np.sqrt(np.diag(linear_toy.cov))
+    np.testing.assert_array_less(
+        np.abs(mean - linear_toy.mean), 4 * true_std / np.sqrt(s["ess_min"])
+    )
+    np.testing.assert_allclose(std, true_std, rtol=0.2)
+    assert 0 < s["log_evidence_err"] < 1
+    assert abs(s["log_evidence"] - linear_toy.log_evidence) < 3 * s["log_evidence_err"]
+    assert s["wall_s"] > 0 and s["rhat_max"] is None
+
+
+def test_nested_contains_jaxns_side_effects(nested_linear):
+    _, cwd, before, after = nested_linear
+    assert not (cwd / "application.log").exists()
+    assert before == after  # root logger handlers and level, and the x64 flag, unchanged
+    assert not jax.config.jax_enable_x64 or before[2]
+    assert jnp.ones(1).dtype == (jnp.float64 if before[2] else jnp.float32)
+
+
+def test_nested_same_key_same_samples(linear_toy, nested_linear):
+    idata, cwd, _, _ = nested_linear
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        again = inf.locate(
+            linear_toy.log_likelihood,
+            linear_toy.prior,
+            method="nested",
+            key=jax.random.key(11),
+            num_chains=1,
+            num_draws=3000,
+        )
+    for c in inf.COORDS:
+        np.testing.assert_array_equal(
+            np.asarray(again.posterior[c]), np.asarray(idata.posterior[c])
+        )
+    assert again.posterior.attrs["log_evidence"] == idata.posterior.attrs["log_evidence"]
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries and diagnostics
+# --------------------------------------------------------------------------------------------
+
+
+def test_summary_dict_and_table(nuts_linear, nested_linear):
+    for idata in (nuts_linear[0], nested_linear[0]):
+        s = inf.summary_dict(idata)
+        json.dumps(s)  # JSON-ready
+        for k in ("mean_km", "std_km", "q16_km", "q84_km", "rhat_max", "ess_min", "wall_s"):
+            assert k in s
+        assert np.all(np.array(s["q16_km"]) < np.array(s["mean_km"]))
+        assert np.all(np.array(s["mean_km"]) < np.array(s["q84_km"]))
+        table = inf.summary_table(idata, truth=[0.4, 0.55, 1.2])
+        assert "68% interval" in table and "[0.000, 2.430]" in table and "0.5500" in table
+    assert "log Z =" in inf.summary_table(nested_linear[0])
+    assert "log Z" not in inf.summary_table(nuts_linear[0])
+    assert inf.summary_dict(nuts_linear[0])["log_evidence"] is None
+
+
+def _fake_idata(x, y, z, diverging=None, lower=(0.0, 0.0, 0.0), upper=(1.0, 1.0, 2.43)):
+    stats = {"diverging": np.zeros(np.shape(x), bool) if diverging is None else diverging}
+    idata = az.from_dict(posterior={"x": x, "y": y, "z": z}, sample_stats=stats)
+    idata.posterior.attrs.update(
+        method="nuts", prior_lower_km=list(lower), prior_upper_km=list(upper)
+    )
+    return idata
+
+
+def test_diagnose_reports_problems():
+    rng = np.random.default_rng(0)
+    good = [0.5 + 0.01 * rng.normal(size=(4, 500)) for _ in range(3)]
+    assert inf.diagnose(_fake_idata(*good)) == []
+    split = good[0] + np.array([0.0, 0.0, 0.1, 0.1])[:, None]  # chains in two modes
+    msgs = inf.diagnose(_fake_idata(split, good[1], good[2]))
+    assert any("R-hat above 1.01 (x" in m for m in msgs)
+    piled = np.abs(0.02 * rng.normal(size=(4, 500)))  # half-normal against z = 0
+    msgs = inf.diagnose(_fake_idata(good[0], good[1], piled))
+    assert any("z piles up against the prior's lower bound" in m for m in msgs)
+    diverging = np.zeros((4, 500), bool)
+    diverging[1, 7] = True
+    msgs = inf.diagnose(_fake_idata(*good, diverging=diverging))
+    assert msgs == ["1 divergent transition(s) after warm-up"]
+    short = [g[:, :40] for g in good]
+    assert any("bulk ESS below 400" in m for m in inf.diagnose(_fake_idata(*short)))
+
+
+def test_enable_compilation_cache(tmp_path):
+    previous = (
+        jax.config.jax_compilation_cache_dir,
+        jax.config.jax_persistent_cache_min_compile_time_secs,
+    )
+    try:
+        path = inf.enable_compilation_cache(tmp_path / "cache", min_compile_time_s=5.0)
+        assert path == tmp_path / "cache" and path.is_dir()
+        assert jax.config.jax_compilation_cache_dir == str(path)
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 5.0
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous[0])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", previous[1])
+        from jax.experimental.compilation_cache import compilation_cache
+
+        compilation_cache.reset_cache()
