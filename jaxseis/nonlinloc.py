@@ -1,0 +1,391 @@
+"""NonLinLoc export: run NonLinLoc's ``NLLoc`` on exactly the problem jaxseis solves.
+
+jaxseis writes, for one event:
+
+* the P travel-time tables (:class:`~jaxseis.traveltime.TravelTimeTables`, computed by pykonal)
+  as NonLinLoc 3-D time grids, ``<time_root>.P.<STA>.time.hdr`` + ``.buf`` (float32, ``z``
+  fastest), one per station, whose header's second line holds the station position;
+* the picks as a NonLinLoc phase file (``NLLOC_OBS`` format, :func:`write_nlloc_obs`);
+* an ``NLLoc`` control file (:func:`write_control_file`): ``TRANS NONE`` (the jaxseis
+  coordinates are used as they are), ``LOCMETH EDT`` (the likelihood of
+  :func:`jaxseis.likelihood.edt.edt_log_likelihood` with ``convention="nonlinloc"``),
+  ``LOCGAU`` with the travel-time error, an oct-tree search (``LOCSEARCH OCT``) over a
+  ``LOCGRID`` covering the prior box, and one ``LOCSRCE`` line per station.
+
+**Coordinates.** NonLinLoc measures ``z`` as depth, positive down; jaxseis measures it upward
+from the model bottom. Everything exported uses NonLinLoc depth ``= z_top - z`` with ``z_top``
+the top of the grid (as :func:`jaxseis.velocity.write_nonlinloc_grid` does), so the seabed
+``z = 2.43`` km of the paper's grid is at depth 0.57 km. Convert NonLinLoc results back with
+:func:`from_nonlinloc_km`. ``x`` and ``y`` are unchanged (km).
+
+**Cells.** NonLinLoc's own travel-time calculator ``Grid2Time`` (Podvin-Lecomte finite
+differences) needs cubic cells, which the paper's grid (12.5 x 12.5 x 10 m) does not have. That
+does not matter here: the time grids are computed by pykonal and read directly by ``NLLoc``,
+which interpolates any regular grid, so ``Vel2Grid`` and ``Grid2Time`` are not run.
+
+**Running NLLoc** (NonLinLoc 7, ``NLLoc`` on the ``PATH``)::
+
+    # 1. export (Python)
+    import jaxseis as js
+    from jaxseis import nonlinloc, traveltime
+    model = js.marine_model()
+    event = js.load_paper_event()
+    receivers = js.location_receivers_km()
+    tables = traveltime.traveltime_tables(model, receivers)
+    config = js.SolverConfig()  # the source wavelet: 8 Hz Ricker peaking at t0 = 0.1875 s
+    idx = [event.receiver_index(r) for r in receivers]
+    picks = traveltime.pick_arrivals(event.traces[idx, 0], event.dt, config.t0,
+                                     wavelet_f0=config.f0, labels=tables.labels)
+    paths = nonlinloc.export_nonlinloc("nll", tables, picks)  # LOCMETH EDT, 5 ms picks
+
+    # 2. locate (shell)
+    cd nll && NLLoc nlloc.in
+
+    # 3. results: nll/loc/event.*.grid0.loc.hyp (maximum-likelihood hypocentre, expectation and
+    #    covariance, in NonLinLoc depth coordinates) and ...loc.scat (posterior samples; convert
+    #    to text with `scat2latlon 1 loc loc/event.*.grid0.loc`); back to jaxseis z with
+    #    nonlinloc.from_nonlinloc_km.
+
+NonLinLoc's oct-tree evaluates each cell with an extra travel-time variance equal to the squared
+half-diagonal travel time of the cell (it smooths the PDF while cells are large), so its PDF
+matches the jaxseis one once the cells are small (``minNodeSize`` of a few metres).
+``LOCMETH EDT_OT_WT`` (the variant most NonLinLoc users choose) multiplies the EDT likelihood by
+a penalty on the spread of the origin times implied by each pick; it is not the jaxseis
+likelihood, so the export writes ``EDT`` unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxseis.geometry import SEABED_Z_KM, Grid
+from jaxseis.traveltime import Picks, TravelTimeTables, _check_tables
+from jaxseis.velocity import read_nonlinloc_grid, write_nonlinloc_grid
+
+__all__ = [
+    "LOC_METHODS",
+    "REFERENCE_TIME",
+    "export_nonlinloc",
+    "from_nonlinloc_km",
+    "read_nlloc_obs",
+    "read_time_grids",
+    "to_nonlinloc_km",
+    "write_control_file",
+    "write_nlloc_obs",
+    "write_time_grids",
+]
+
+REFERENCE_TIME = _dt.datetime(2000, 1, 1, 0, 0, 0)
+"""Absolute time given to pick time 0 s in exported phase files (an arbitrary date)."""
+
+LOC_METHODS = ("EDT", "EDT_OT_WT", "EDT_OT_WT_ML", "GAU_ANALYTIC")
+"""NLLoc location methods accepted by :func:`write_control_file`."""
+
+_OBS_FORMAT = (
+    "{sta:<6s} {inst:<4s} {comp:<4s} {onset:1s} {phase:<6s} {fm:1s} {date:8s} {hm:4s} "
+    "{sec:9.4f} GAU {err:9.2e} {coda:9.2e} {amp:9.2e} {per:9.2e}"
+)
+
+
+def to_nonlinloc_km(points_km, grid: Grid) -> np.ndarray:
+    """jaxseis ``(x, y, z)`` (km, z up from the bottom) to NonLinLoc ``(x, y, depth)``.
+
+    ``depth = z_top - z`` with ``z_top`` the top of ``grid``; points are ``[..., 3]`` in km.
+    """
+    p = np.array(points_km, dtype=np.float64)
+    p[..., 2] = grid.extent_km[1, 2] - p[..., 2]
+    return p
+
+
+def from_nonlinloc_km(points_nll_km, grid: Grid) -> np.ndarray:
+    """NonLinLoc ``(x, y, depth)`` (km) back to jaxseis ``(x, y, z)``, ``[..., 3]``."""
+    return to_nonlinloc_km(points_nll_km, grid)  # the flip is its own inverse
+
+
+def _labels(tables: TravelTimeTables) -> tuple[str, ...]:
+    if tables.labels and len(tables.labels) == tables.n_receivers:
+        return tuple(tables.labels)
+    from jaxseis.traveltime import receiver_labels
+
+    return receiver_labels(tables.n_receivers)
+
+
+def write_time_grids(tables: TravelTimeTables, time_root: str | Path, phase: str = "P") -> list:
+    """Write every table as a NonLinLoc time grid ``<time_root>.<phase>.<STA>.time.{hdr,buf}``.
+
+    Args:
+        tables: the travel-time tables (times in s).
+        time_root: path prefix, e.g. ``"nll/time/jaxseis"`` (NLLoc's ``LOCFILES`` time root).
+        phase: phase code in the file names.
+
+    Returns:
+        ``[(hdr_path, buf_path), ...]``, one per station.
+    """
+    _check_tables(tables)
+    out = []
+    for label, rec, times in zip(_labels(tables), tables.receivers_km, tables.times, strict=True):
+        station = (label, float(rec[0]), float(rec[1]), float(rec[2]))
+        root = f"{time_root}.{phase}.{label}.time"
+        out.append(write_nonlinloc_grid(root, times, tables.grid, "TIME", station=station))
+    return out
+
+
+def read_time_grids(
+    time_root: str | Path, labels: Sequence[str], phase: str = "P"
+) -> TravelTimeTables:
+    """Read NonLinLoc time grids (e.g. written by :func:`write_time_grids`) into tables.
+
+    Raises:
+        ValueError: if the grids differ between stations, are not ``TIME`` grids or lack the
+            station line.
+    """
+    grid0, receivers, times = None, [], []
+    for label in labels:
+        values, grid, gtype, extra = read_nonlinloc_grid(f"{time_root}.{phase}.{label}.time")
+        if gtype != "TIME":
+            raise ValueError(f"grid of station {label} has type {gtype}, not TIME")
+        if "station" not in extra:
+            raise ValueError(f"time grid of station {label} has no station line")
+        if grid0 is not None and grid != grid0:
+            raise ValueError(f"time grid of station {label} is on another grid: {grid}")
+        grid0 = grid
+        receivers.append(extra["station"][1:])
+        times.append(values.astype(np.float32))
+    return TravelTimeTables(grid0, np.array(receivers), np.stack(times), tuple(labels))
+
+
+def _split_time(t: float, reference: _dt.datetime) -> tuple[str, str, float]:
+    """Date ``yyyymmdd``, ``hhmm`` and seconds in that minute of ``reference + t`` seconds."""
+    absolute = reference + _dt.timedelta(seconds=t)
+    minute = absolute.replace(second=0, microsecond=0)
+    sec = t - (minute - reference).total_seconds()
+    return minute.strftime("%Y%m%d"), minute.strftime("%H%M"), sec
+
+
+def write_nlloc_obs(
+    path: str | Path,
+    picks: Picks,
+    *,
+    phase: str = "P",
+    reference_time: _dt.datetime = REFERENCE_TIME,
+    comment: str | None = None,
+) -> Path:
+    """Write picks as a NonLinLoc phase file (``NLLOC_OBS``), one line per pick.
+
+    Each line holds, separated by spaces: station (6 characters), instrument ``?``, component
+    ``?``, P onset ``?``, phase descriptor, first motion ``?``, date ``yyyymmdd``, hour-minute
+    ``hhmm``, seconds (``%9.4f``), error type ``GAU``, error (s, ``%9.2e``), coda duration,
+    amplitude and period (``-1.00e+00``: not measured), as NonLinLoc itself writes it. Pick time
+    ``t`` (s) is written as the absolute time ``reference_time + t``.
+
+    Raises:
+        ValueError: for NaN picks, non-positive errors or bad labels.
+    """
+    times = np.asarray(picks.times_s, dtype=np.float64)
+    errors = np.broadcast_to(np.asarray(picks.errors_s, dtype=np.float64), times.shape)
+    labels = tuple(picks.labels) if picks.labels else None
+    if labels is None or len(labels) != times.size:
+        raise ValueError("picks need one station label per pick")
+    if not np.all(np.isfinite(times)):
+        raise ValueError("cannot write NaN or infinite picks")
+    if not np.all(np.isfinite(errors)) or np.any(errors <= 0):
+        raise ValueError("pick errors must be positive (NLLoc divides by them)")
+    for s in labels:
+        if not s or len(s) > 6 or any(ch.isspace() for ch in s):
+            raise ValueError(f"station label {s!r} must have 1-6 characters and no spaces")
+    lines = [] if comment is None else [f"# {line}" for line in comment.splitlines()]
+    for label, t, err in zip(labels, times, errors, strict=True):
+        date, hm, sec = _split_time(float(t), reference_time)
+        lines.append(
+            _OBS_FORMAT.format(
+                sta=label, inst="?", comp="?", onset="?", phase=phase, fm="?", date=date, hm=hm,
+                sec=sec, err=err, coda=-1.0, amp=-1.0, per=-1.0,
+            )
+        )  # fmt: skip
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n\n")  # a blank line ends the event
+    return path
+
+
+def read_nlloc_obs(
+    path: str | Path, *, phase: str = "P", reference_time: _dt.datetime = REFERENCE_TIME
+) -> Picks:
+    """Read the picks of one phase from a NonLinLoc phase file (``NLLOC_OBS``).
+
+    Times are returned in s after ``reference_time``; errors are those of ``GAU`` lines.
+
+    Raises:
+        ValueError: for a malformed line.
+    """
+    labels, times, errors = [], [], []
+    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        f = line.split()
+        if len(f) < 11:
+            raise ValueError(f"{path}:{n}: expected at least 11 fields, got {len(f)}: {line!r}")
+        if f[4] != phase:
+            continue
+        try:
+            day = _dt.datetime.strptime(f[6] + f[7].zfill(4), "%Y%m%d%H%M")
+            sec = float(f[8])
+            err = float(f[10])
+        except ValueError as exc:
+            raise ValueError(f"{path}:{n}: cannot parse {line!r} ({exc})") from None
+        if f[9] != "GAU":
+            raise ValueError(f"{path}:{n}: error type {f[9]!r}; only GAU is supported")
+        labels.append(f[0])
+        times.append((day - reference_time).total_seconds() + sec)
+        errors.append(err)
+    return Picks(np.array(times), np.array(errors), tuple(labels))
+
+
+def write_control_file(
+    path: str | Path,
+    tables: TravelTimeTables,
+    *,
+    obs_file: str,
+    time_root: str,
+    output_root: str,
+    method: str = "EDT",
+    traveltime_error_s: float = 0.0,
+    search_box_km=None,
+    search_spacing_km=None,
+    init_cell_km: float = 0.05,
+    min_node_size_km: float = 0.002,
+    max_num_nodes: int = 200000,
+    num_scatter: int = 20000,
+    seed: int = 20210601,
+    comment: str = "jaxseis export",
+) -> Path:
+    """Write an ``NLLoc`` control file for the exported grids and picks.
+
+    Args:
+        path: the control file to write.
+        tables: the exported tables (for the grid and the stations).
+        obs_file, time_root, output_root: paths as ``NLLoc`` should see them (relative to the
+            directory ``NLLoc`` runs in), for ``LOCFILES``.
+        method: ``LOCMETH`` method (:data:`LOC_METHODS`); ``"EDT"`` is jaxseis' EDT likelihood.
+        traveltime_error_s: ``LOCGAU SigmaTime`` (s), with zero correlation length.
+        search_box_km: ``[[x0, y0, z0], [x1, y1, z1]]`` in jaxseis coordinates (km): the prior
+            box (default: the paper's prior, x, y in [0, 1], z in [0, 2.43] km, clipped to the
+            grid).
+        search_spacing_km: ``LOCGRID`` node spacing (default: the tables' spacing).
+        init_cell_km: size of the initial oct-tree cells (km; their number along each axis is
+            the box size divided by it, rounded up).
+        min_node_size_km, max_num_nodes, num_scatter: ``LOCSEARCH OCT`` settings.
+        seed: NonLinLoc's random seed (``CONTROL``).
+        comment: ``LOCCOM`` text.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: an unknown method, a negative error, or a search box outside the grid.
+    """
+    _check_tables(tables)
+    if method not in LOC_METHODS:
+        raise ValueError(f"method must be one of {LOC_METHODS}, got {method!r}")
+    if not (np.isfinite(traveltime_error_s) and traveltime_error_s >= 0):
+        raise ValueError(f"traveltime_error_s must be >= 0, got {traveltime_error_s}")
+    grid = tables.grid
+    lo_g, hi_g = grid.extent_km
+    if search_box_km is None:
+        box = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, SEABED_Z_KM]])
+        box = np.stack([np.maximum(box[0], lo_g), np.minimum(box[1], hi_g)])
+    else:
+        box = np.asarray(search_box_km, dtype=np.float64).reshape(2, 3)
+        if np.any(box[0] < lo_g - 1e-9) or np.any(box[1] > hi_g + 1e-9) or np.any(box[1] <= box[0]):
+            raise ValueError(f"search_box_km {box.tolist()} must be a non-empty box in the grid")
+    step = np.asarray(grid.spacing_km if search_spacing_km is None else search_spacing_km, float)
+    step = np.broadcast_to(step, (3,))
+    num = np.floor((box[1] - box[0]) / step + 1e-6).astype(int) + 1
+    depth0 = grid.extent_km[1, 2] - box[1, 2]  # NonLinLoc depth of the top of the box
+    if not (np.isfinite(init_cell_km) and init_cell_km > 0):
+        raise ValueError(f"init_cell_km must be positive, got {init_cell_km}")
+    init_cells = np.maximum(1, np.ceil((box[1] - box[0]) / init_cell_km - 1e-9)).astype(int)
+    lines = [
+        "# NLLoc control file written by jaxseis (jaxseis.nonlinloc.write_control_file)",
+        "# Coordinates: km, TRANS NONE; z is depth (positive down) = z_top - z_jaxseis,",
+        f"# z_top = {grid.extent_km[1, 2]:g} km. Travel-time grids computed by pykonal.",
+        f"CONTROL 1 {int(seed)}",
+        "TRANS NONE",
+        "LOCSIG jaxseis",
+        f"LOCCOM {comment}",
+        f"LOCFILES {obs_file} NLLOC_OBS {time_root} {output_root}",
+        "LOCHYPOUT SAVE_NLLOC_ALL",
+        f"LOCSEARCH OCT {init_cells[0]} {init_cells[1]} {init_cells[2]} {min_node_size_km:g} "
+        f"{int(max_num_nodes)} {int(num_scatter)} 0 1",
+        f"LOCGRID {num[0]} {num[1]} {num[2]} {box[0, 0]:.6f} {box[0, 1]:.6f} {depth0:.6f} "
+        f"{step[0]:.6f} {step[1]:.6f} {step[2]:.6f} PROB_DENSITY SAVE",
+        f"LOCMETH {method} 9999.0 2 -1 -1 -1.0 -1 -1.0 1",
+        f"LOCGAU {traveltime_error_s:g} 0.0",
+        "LOCPHASEID P P p",
+        "LOCQUAL2ERR 0.1 0.5 1.0 2.0 99999.9",
+        "LOCANGLES ANGLES_NO 5",
+        "LOCPHSTAT 9999.0 -1 9999.0 1.0 1.0 9999.9 -9999.9 9999.9",
+        "# stations: LOCSRCE label XYZ x y depth elevation (km); NLLoc also reads them from the",
+        "# time-grid headers",
+    ]
+    nll = to_nonlinloc_km(tables.receivers_km, grid)
+    for label, (x, y, d) in zip(_labels(tables), nll, strict=True):
+        lines.append(f"LOCSRCE {label:<6s} XYZ {x:.6f} {y:.6f} {d:.6f} 0.0")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def export_nonlinloc(
+    directory: str | Path,
+    tables: TravelTimeTables,
+    picks: Picks,
+    *,
+    name: str = "event",
+    time_name: str = "jaxseis",
+    method: str = "EDT",
+    traveltime_error_s: float = 0.0,
+    search_box_km=None,
+    reference_time: _dt.datetime = REFERENCE_TIME,
+) -> dict:
+    """Export tables, picks and a control file into ``directory`` for ``NLLoc``.
+
+    Writes ``time/<time_name>.P.<STA>.time.{hdr,buf}``, ``obs/<name>.obs`` and ``nlloc.in``
+    (paths inside the control file are relative to ``directory``; run ``NLLoc nlloc.in`` there)
+    and creates ``loc/`` for the results. Only the tables of the picked stations are written.
+
+    Args:
+        directory: output directory (created).
+        tables: travel-time tables with station labels.
+        picks: :class:`~jaxseis.traveltime.Picks` whose labels name stations of ``tables``.
+        name: event name (phase file and output root).
+        time_name: time-grid root name.
+        method, traveltime_error_s, search_box_km: see :func:`write_control_file`.
+        reference_time: absolute time of pick time 0.
+
+    Returns:
+        ``{"control": path, "obs": path, "time_grids": [(hdr, buf), ...], "loc": dir}``.
+
+    Raises:
+        ValueError: a pick whose station has no table.
+    """
+    labels = _labels(tables)
+    missing = [s for s in picks.labels if s not in labels]
+    if missing:
+        raise ValueError(f"picks of {missing} have no travel-time table (tables: {labels})")
+    sub = tables.select([labels.index(s) for s in picks.labels])
+    directory = Path(directory)
+    grids = write_time_grids(sub, directory / "time" / time_name)
+    obs = write_nlloc_obs(directory / "obs" / f"{name}.obs", picks, reference_time=reference_time)
+    (directory / "loc").mkdir(parents=True, exist_ok=True)
+    control = write_control_file(
+        directory / "nlloc.in", sub,
+        obs_file=f"obs/{name}.obs", time_root=f"time/{time_name}", output_root=f"loc/{name}",
+        method=method, traveltime_error_s=traveltime_error_s, search_box_km=search_box_km,
+    )  # fmt: skip
+    return {"control": control, "obs": obs, "time_grids": grids, "loc": directory / "loc"}
