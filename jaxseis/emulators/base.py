@@ -1,0 +1,451 @@
+"""The emulator protocol shared by every family: fit, predict, save, load.
+
+An emulator maps a source position (km) to the trace at one receiver. Every family except the
+D18 baseline follows the paper's framework (Fig. 2):
+
+1. features ``[dx, dy, dz, d]`` of the source relative to the receiver (km), standardised
+   with training statistics;
+2. two Matérn-3/2 ARD GPs predict the peak's log amplitude ratio ``log(A / A_ref)`` and time
+   shift ``t - t_ref`` (s);
+3. the family's *core* predicts the aligned trace (in units of the reference peak ``A_ref``);
+4. :func:`jaxseis.preprocess.unalign` scales and shifts it back (fractional, differentiable).
+
+Fitting reads the training split and uses the validation split for early stopping and
+nothing else; the test split is never read (:func:`fit` receives only those two splits).
+
+Files: one ``.npz`` holding the arrays and a JSON header with the format version, the family
+and its configuration. Loading refuses a file of another version or family with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseis.geometry import source_features
+from jaxseis.gp import GaussianProcesses, fit_gps, predict_gps
+from jaxseis.preprocess import (
+    Alignment,
+    Standardizer,
+    align,
+    fit_alignment,
+    fit_standardizer,
+    unalign,
+)
+
+__all__ = [
+    "FAMILIES",
+    "FORMAT_VERSION",
+    "Emulator",
+    "Family",
+    "TrainingData",
+    "apply_predictor",
+    "fit",
+    "load",
+    "make_predictor",
+    "predict",
+    "predictor_parts",
+    "register",
+    "save",
+    "training_data",
+]
+
+FORMAT_VERSION = 1
+
+
+class TrainingData(NamedTuple):
+    """What an emulator is fitted on: the training and validation splits at one receiver.
+
+    Attributes:
+        receiver_km: ``[3]``.
+        dt: sampling interval, s.
+        train_sources: ``[n_train, 3]`` km.
+        train_traces: ``[n_train, n_samples]``.
+        val_sources: ``[n_val, 3]`` km.
+        val_traces: ``[n_val, n_samples]``.
+    """
+
+    receiver_km: np.ndarray
+    dt: float
+    train_sources: np.ndarray
+    train_traces: np.ndarray
+    val_sources: np.ndarray
+    val_traces: np.ndarray
+
+
+def training_data(dataset, receiver: int | np.ndarray = 0, n_train: int | None = None):
+    """The training and validation splits of a :class:`~jaxseis.dataset.Dataset` at one receiver.
+
+    ``receiver`` is an index or a position (km); ``n_train`` keeps the first ``n_train``
+    training events (for quick experiments). The test split is not read.
+    """
+    r = receiver if isinstance(receiver, int | np.integer) else dataset.receiver_index(receiver)
+    if not 0 <= r < dataset.n_receivers:
+        raise ValueError(f"receiver index {r} out of range (dataset has {dataset.n_receivers})")
+    tr, va = dataset.indices("train"), dataset.indices("validation")
+    if n_train is not None:
+        tr = tr[:n_train]
+    if len(tr) == 0 or len(va) == 0:
+        raise ValueError("the dataset needs non-empty training and validation splits")
+    return TrainingData(
+        receiver_km=np.asarray(dataset.receivers[r], dtype=np.float64),
+        dt=float(dataset.dt),
+        train_sources=dataset.sources[tr],
+        train_traces=dataset.traces[r, tr],
+        val_sources=dataset.sources[va],
+        val_traces=dataset.traces[r, va],
+    )
+
+
+class Emulator(NamedTuple):
+    """A fitted emulator of the traces at one receiver.
+
+    Attributes:
+        kind: family name, e.g. ``"nn_direct"``.
+        receiver_km: ``[3]`` receiver position.
+        dt: sampling interval of the traces, s.
+        n_samples: trace length.
+        feature_scaler: standardiser of the source features (training statistics).
+        alignment: the reference peak (``None`` for families without peak alignment).
+        peak_gps: GPs of ``[log(A / A_ref), t - t_ref]`` (``None`` without alignment).
+        core: the family's parameters, a nested dict of arrays.
+        config: the family's JSON-serialisable configuration (architecture, settings).
+        info: training record (times, epochs, losses), JSON-serialisable.
+    """
+
+    kind: str
+    receiver_km: np.ndarray
+    dt: float
+    n_samples: int
+    feature_scaler: Standardizer
+    alignment: Alignment | None
+    peak_gps: GaussianProcesses | None
+    core: dict
+    config: dict
+    info: dict
+
+
+class Family(Protocol):
+    """What an emulator family module provides."""
+
+    name: str
+    uses_alignment: bool
+
+    def fit_core(self, data: dict, *, seed: int, **options) -> tuple[dict, dict, dict]:
+        """Fit the core; returns ``(core params, config, info)``."""
+
+    def predict_core(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
+        """Pure function: standardised features ``[4]`` -> aligned trace ``[n_samples]``."""
+
+
+FAMILIES: dict[str, Any] = {}
+
+
+def register(family) -> Any:
+    """Register an emulator family (a module or object following :class:`Family`)."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def _family(kind: str):
+    from jaxseis import emulators  # noqa: F401  (registers the built-in families)
+
+    if kind not in FAMILIES:
+        raise ValueError(f"unknown emulator family {kind!r}; available: {sorted(FAMILIES)}")
+    return FAMILIES[kind]
+
+
+def fit(
+    kind: str,
+    data: TrainingData,
+    *,
+    seed: int = 0,
+    alignment_rule: str = "first_peak",
+    gp_options: dict | None = None,
+    **options,
+) -> Emulator:
+    """Fit an emulator of family ``kind`` on the training split (validation: early stopping).
+
+    Args:
+        kind: family name (see ``FAMILIES``): ``nn_direct``, ``pca_nn``, ``pca_gp``, ``ae_nn``,
+            ``ae_gp``, ``cvae``, ``wgan_gp``, ``d18``.
+        data: :class:`TrainingData` (see :func:`training_data`).
+        seed: seeds every random choice (reference trace, initialisation, batches, GPs).
+        alignment_rule: ``"first_peak"`` (default) or the paper's ``"max"``.
+        gp_options: options of the peak GPs (see :func:`jaxseis.gp.fit_gps`).
+        **options: family options (e.g. ``config=TrainConfig(...)``).
+    """
+    family = _family(kind)
+    _check_training_data(data)
+    tic = time.perf_counter()
+    x_train = source_features(data.train_sources, data.receiver_km)
+    x_val = source_features(data.val_sources, data.receiver_km)
+    scaler = fit_standardizer(x_train)
+    n_samples = int(data.train_traces.shape[-1])
+    payload = {
+        "z_train": scaler.apply(x_train).astype(np.float32),
+        "z_val": scaler.apply(x_val).astype(np.float32),
+        "x_train": x_train,
+        "dt": data.dt,
+    }
+    alignment, peak_gps = None, None
+    t_gp = 0.0
+    if family.uses_alignment:
+        alignment = fit_alignment(data.train_traces, data.dt, rule=alignment_rule, seed=seed)
+        a_tr, lr_tr, sh_tr = align(alignment, data.train_traces)
+        a_va, _, _ = align(alignment, data.val_traces)
+        payload["train"] = a_tr / np.float32(alignment.ref_amplitude)
+        payload["val"] = a_va / np.float32(alignment.ref_amplitude)
+        tg = time.perf_counter()
+        peak_gps = fit_gps(
+            x_train, np.stack([lr_tr, sh_tr], axis=1), seed=seed, **(gp_options or {})
+        )
+        t_gp = time.perf_counter() - tg
+    else:
+        payload["train"] = np.asarray(data.train_traces, dtype=np.float32)
+        payload["val"] = np.asarray(data.val_traces, dtype=np.float32)
+    core, config, info = family.fit_core(payload, seed=seed, **options)
+    info = {
+        **info,
+        "seed": seed,
+        "alignment_rule": alignment_rule if family.uses_alignment else None,
+        "n_train": len(data.train_sources),
+        "n_val": len(data.val_sources),
+        "peak_gp_fit_s": t_gp,
+        "fit_s": time.perf_counter() - tic,
+    }
+    return Emulator(
+        kind, np.asarray(data.receiver_km), float(data.dt), n_samples, scaler, alignment,
+        peak_gps, core, config, info,
+    )  # fmt: skip
+
+
+def _check_training_data(data: TrainingData) -> None:
+    for name in ("train", "val"):
+        s = np.asarray(getattr(data, f"{name}_sources"))
+        t = np.asarray(getattr(data, f"{name}_traces"))
+        if s.ndim != 2 or s.shape[1] != 3:
+            raise ValueError(f"{name}_sources must be [n, 3] km, got {s.shape}")
+        if t.ndim != 2 or t.shape[0] != s.shape[0]:
+            raise ValueError(f"{name}_traces must be [{s.shape[0]}, n_samples], got {t.shape}")
+        if not (np.all(np.isfinite(s)) and np.all(np.isfinite(t))):
+            raise ValueError(f"{name} data contain NaN or infinite values")
+
+
+def _x64_enabled() -> bool:
+    return bool(jax.config.read("jax_enable_x64"))
+
+
+def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tuple[tuple, dict]:
+    """Split an emulator into hashable static settings and a pytree of arrays.
+
+    ``apply_predictor(static, params, source)`` evaluates it. Emulators of the same family and
+    configuration have identical ``static`` and parameter shapes, so their ``params`` can be
+    stacked and the prediction ``vmap``-ed over receivers (:mod:`jaxseis.forward`).
+
+    ``gp_dtype`` is the precision of the peak GPs; by default float64 when JAX's x64 mode is on
+    (at trace time), else ``dtype``. The GP mean ``k @ alpha`` loses digits to cancellation:
+    in float32 the predicted time shift is off by up to about 1-2 ms, so use x64 for inference
+    (:func:`jaxseis.inference.locate` does).
+    """
+    if not isinstance(emulator, Emulator):
+        raise TypeError(f"expected a fitted Emulator, got {type(emulator).__name__}")
+    family = _family(emulator.kind)
+    if gp_dtype is None:
+        gp_dtype = jnp.float64 if _x64_enabled() else dtype
+
+    def cast(tree, dt=dtype):
+        return jax.tree.map(lambda a: jnp.asarray(a, dt), tree)
+
+    params = {
+        "receiver": cast(emulator.receiver_km, gp_dtype),
+        "mean": cast(emulator.feature_scaler.mean),
+        "std": cast(emulator.feature_scaler.std),
+        "core": cast(emulator.core),
+    }
+    if family.uses_alignment:
+        g = emulator.peak_gps
+        params["gps"] = cast(g._asdict() | {"x_scaler": g.x_scaler._asdict()}, gp_dtype)
+        params["ref"] = jnp.asarray(emulator.alignment.ref_amplitude, dtype)
+    static = (emulator.kind, json.dumps(emulator.config, sort_keys=True), float(emulator.dt))
+    return static, params
+
+
+def apply_predictor(static: tuple, params: dict, source):
+    """Trace ``[n_samples]`` at a source ``[3]`` (km) from :func:`predictor_parts` output."""
+    kind, config, dt = static
+    family = _family(kind)
+    dtype = params["mean"].dtype
+    core_fn = family.predict_core(params["core"], json.loads(config))
+    feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
+    aligned = core_fn((feats.astype(dtype) - params["mean"]) / params["std"])
+    if not family.uses_alignment:
+        return aligned
+    g = params["gps"]
+    gps = GaussianProcesses(**(g | {"x_scaler": Standardizer(**g["x_scaler"])}))
+    log_ratio, shift = predict_gps(gps, feats)
+    trace = unalign(aligned, log_ratio.astype(dtype), shift.astype(dtype), dt)
+    return params["ref"] * trace
+
+
+def make_predictor(
+    emulator: Emulator, dtype=jnp.float32, gp_dtype=None
+) -> Callable[[jax.Array], jax.Array]:
+    """Pure function ``source [3] km -> trace [n_samples]`` (jit, vmap and grad safe).
+
+    Not jitted itself: wrap it in ``jax.jit`` or compose it into a larger jitted function.
+    ``gp_dtype``: see :func:`predictor_parts` (float64 for the peak GPs under x64).
+    """
+    static, params = predictor_parts(emulator, dtype, gp_dtype)
+    return partial(apply_predictor, static, params)
+
+
+def predict(emulator: Emulator, sources_km) -> np.ndarray:
+    """Traces ``[n, n_samples]`` for sources ``[n, 3]`` (or ``[n_samples]`` for one ``[3]``).
+
+    Validates the input (shape, finiteness) and evaluates the jitted, vmapped predictor.
+    """
+    s = np.asarray(sources_km, dtype=np.float32)
+    single = s.ndim == 1
+    s = s[None] if single else s
+    if s.ndim != 2 or s.shape[-1] != 3:
+        raise ValueError(
+            f"sources must have shape [n, 3] (x, y, z in km); got {np.shape(sources_km)}"
+        )
+    if not np.all(np.isfinite(s)):
+        raise ValueError("sources contain NaN or infinite coordinates")
+    f = jax.jit(jax.vmap(make_predictor(emulator)))
+    out = np.asarray(f(jnp.asarray(s)))
+    return out[0] if single else out
+
+
+# -------------------------------------------------------------------------------- files
+
+
+def _flatten(tree, prefix: str, out: dict) -> None:
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            _flatten(v, f"{prefix}/{k}", out)
+    else:
+        out[prefix] = np.asarray(tree)
+
+
+def _unflatten(flat: dict, prefix: str) -> dict:
+    root: dict = {}
+    for key, value in flat.items():
+        if not key.startswith(prefix + "/"):
+            continue
+        parts = key[len(prefix) + 1 :].split("/")
+        node = root
+        for p in parts[:-1]:
+            node = node.setdefault(_key(p), {})
+        node[_key(parts[-1])] = value
+    return root
+
+
+def _key(p: str):
+    return int(p) if p.isdigit() else p
+
+
+def save(emulator: Emulator, path: str | Path) -> Path:
+    """Save an emulator as ``.npz``: arrays plus a JSON header (format version, family, config)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    _flatten(emulator.core, "core", arrays)
+    arrays["feature_scaler/mean"] = np.asarray(emulator.feature_scaler.mean)
+    arrays["feature_scaler/std"] = np.asarray(emulator.feature_scaler.std)
+    if emulator.peak_gps is not None:
+        g = emulator.peak_gps
+        for name in ("x", "alpha", "log_amp", "log_scales", "log_noise", "y_mean", "y_std"):
+            arrays[f"peak_gps/{name}"] = np.asarray(getattr(g, name))
+        arrays["peak_gps/x_scaler_mean"] = np.asarray(g.x_scaler.mean)
+        arrays["peak_gps/x_scaler_std"] = np.asarray(g.x_scaler.std)
+    header = {
+        "format": "jaxseis.Emulator",
+        "format_version": FORMAT_VERSION,
+        "kind": emulator.kind,
+        "receiver_km": np.asarray(emulator.receiver_km).tolist(),
+        "dt": emulator.dt,
+        "n_samples": emulator.n_samples,
+        "alignment": None if emulator.alignment is None else emulator.alignment._asdict(),
+        "config": emulator.config,
+        "info": emulator.info,
+    }
+    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load(path: str | Path, kind: str | None = None) -> Emulator:
+    """Load an emulator saved by :func:`save`.
+
+    Args:
+        path: the ``.npz`` file.
+        kind: if given, refuse a file of another family.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: not an emulator file, corrupt, another format version or family.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"emulator file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            flat = {k: z[k] for k in z.files}
+        header = json.loads(flat.pop("__header__").tobytes().decode())
+    except Exception as err:  # zip, npy or JSON errors all mean a corrupt file
+        raise ValueError(f"{path} is not a readable jaxseis emulator file ({err})") from None
+    if header.get("format") != "jaxseis.Emulator":
+        raise ValueError(f"{path} is not a jaxseis emulator file")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has emulator format version {header.get('format_version')}; this jaxseis "
+            f"reads version {FORMAT_VERSION}"
+        )
+    if kind is not None and header["kind"] != kind:
+        raise ValueError(f"{path} holds a {header['kind']!r} emulator, not {kind!r}")
+    _family(header["kind"])
+    try:
+        peak = None
+        if "peak_gps/alpha" in flat:
+            peak = GaussianProcesses(
+                x=flat["peak_gps/x"], alpha=flat["peak_gps/alpha"],
+                log_amp=flat["peak_gps/log_amp"], log_scales=flat["peak_gps/log_scales"],
+                log_noise=flat["peak_gps/log_noise"],
+                x_scaler=Standardizer(
+                    flat["peak_gps/x_scaler_mean"], flat["peak_gps/x_scaler_std"]
+                ),
+                y_mean=flat["peak_gps/y_mean"], y_std=flat["peak_gps/y_std"],
+            )  # fmt: skip
+        em = Emulator(
+            kind=header["kind"],
+            receiver_km=np.asarray(header["receiver_km"]),
+            dt=float(header["dt"]),
+            n_samples=int(header["n_samples"]),
+            feature_scaler=Standardizer(flat["feature_scaler/mean"], flat["feature_scaler/std"]),
+            alignment=None if header["alignment"] is None else Alignment(**header["alignment"]),
+            peak_gps=peak,
+            core=_unflatten(flat, "core"),
+            config=header["config"],
+            info=header["info"],
+        )
+    except KeyError as err:
+        raise ValueError(f"{path} is corrupt: missing {err}") from None
+    for leaf in jax.tree.leaves(em.core):
+        if not np.all(np.isfinite(leaf)):
+            raise ValueError(f"{path} is corrupt: non-finite parameters")
+    return em

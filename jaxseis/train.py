@@ -1,0 +1,205 @@
+"""One training loop for every network: minibatches, validation, early stopping, best state.
+
+The whole epoch (a shuffle and a ``lax.scan`` over minibatches) and the validation loss are
+compiled together, and ``epochs_per_call`` epochs run in one compiled call (a ``lax.scan`` over
+epochs), which was measured about 5 times faster than a Python loop over jitted steps. Early
+stopping with ``patience`` is exact: once the validation loss has not improved for
+``patience`` epochs the remaining epochs of a call are skipped, and the state with the lowest
+validation loss is returned (the paper's protocol: patience 100, best checkpoint restored).
+
+Validation data drive early stopping and are therefore *model selection* data: never pass the
+test split here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+__all__ = ["TrainConfig", "TrainResult", "mse", "train", "train_supervised"]
+
+PyTree = Any
+
+
+class TrainConfig(NamedTuple):
+    """Settings of :func:`train`.
+
+    Attributes:
+        batch_size: minibatch size (the last incomplete batch of each shuffled epoch is dropped).
+        max_epochs: hard limit on the number of epochs.
+        patience: epochs without improvement of the validation loss before stopping.
+        epochs_per_call: epochs compiled into one call (progress is reported between calls).
+        progress: show a progress bar (tqdm).
+    """
+
+    batch_size: int = 256
+    max_epochs: int = 20000
+    patience: int = 100
+    epochs_per_call: int = 50
+    progress: bool = True
+
+
+class TrainResult(NamedTuple):
+    """Outcome of :func:`train`.
+
+    Attributes:
+        state: the training state with the lowest validation loss.
+        best_epoch: its epoch (0-based).
+        best_val_loss: its validation loss.
+        train_loss: ``[n_epochs]`` mean minibatch loss per epoch.
+        val_loss: ``[n_epochs]`` validation loss per epoch.
+        wall_s: wall time, s (compilation included).
+    """
+
+    state: PyTree
+    best_epoch: int
+    best_val_loss: float
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    wall_s: float
+
+
+def mse(pred, target):
+    """Mean squared error over all elements."""
+    return jnp.mean((pred - target) ** 2)
+
+
+def train(
+    step_fn: Callable[[PyTree, tuple, jax.Array], tuple[PyTree, jax.Array]],
+    val_fn: Callable[[PyTree], jax.Array],
+    state: PyTree,
+    data: tuple,
+    *,
+    key: jax.Array,
+    config: TrainConfig = TrainConfig(),
+    desc: str = "training",
+) -> TrainResult:
+    """Generic minibatch training with early stopping on a validation loss.
+
+    Args:
+        step_fn: ``(state, batch, key) -> (state, loss)``, one optimisation step on a batch
+            (a tuple of arrays with leading dimension ``batch_size``).
+        val_fn: ``state -> validation loss`` (scalar, lower is better).
+        state: initial training state (a pytree: parameters, optimiser state, ...).
+        data: training arrays, each with leading dimension ``n``.
+        key: PRNG key for the shuffles and the steps.
+        config: :class:`TrainConfig`.
+        desc: label of the progress bar.
+    """
+    n = int(data[0].shape[0])
+    if any(int(a.shape[0]) != n for a in data):
+        raise ValueError("all training arrays must share their leading dimension")
+    bs = min(config.batch_size, n)
+    n_batches = n // bs
+    data = tuple(jnp.asarray(a) for a in data)
+    patience = int(config.patience)
+
+    def epoch(carry, ekey):
+        st, best, best_val, since, stopped, ep = carry
+        perm_key, step_key = jax.random.split(ekey)
+        perm = jax.random.permutation(perm_key, n)[: n_batches * bs].reshape(n_batches, bs)
+
+        def run(st):
+            def batch_step(s, xs):
+                idx, k = xs
+                return step_fn(s, tuple(a[idx] for a in data), k)
+
+            st, losses = jax.lax.scan(batch_step, st, (perm, jax.random.split(step_key, n_batches)))
+            return st, jnp.mean(losses), val_fn(st)
+
+        def skip(st):
+            return st, jnp.nan, jnp.nan
+
+        st, tl, vl = jax.lax.cond(stopped, skip, run, st)
+        improved = (~stopped) & (vl < best_val)
+        best = jax.tree.map(lambda b, s: jnp.where(improved, s, b), best, st)
+        best_val = jnp.where(improved, vl, best_val)
+        since = jnp.where(improved, 0, since + 1)
+        new_stopped = stopped | (since >= patience)
+        ep_best = jnp.where(improved, ep, -1)
+        return (st, best, best_val, since, new_stopped, ep + 1), (tl, vl, ep_best)
+
+    @jax.jit
+    def chunk(carry, keys):
+        return jax.lax.scan(epoch, carry, keys)
+
+    tic = time.perf_counter()
+    carry = (state, state, jnp.inf, jnp.array(0), jnp.array(False), jnp.array(0))
+    train_hist, val_hist = [], []
+    best_epoch = -1
+    bar = None
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.max_epochs, desc=desc, unit="epoch", leave=False)
+    done = 0
+    while done < config.max_epochs:
+        length = min(config.epochs_per_call, config.max_epochs - done)
+        key, sub = jax.random.split(key)
+        carry, (tl, vl, eb) = chunk(carry, jax.random.split(sub, length))
+        tl, vl, eb = np.asarray(tl), np.asarray(vl), np.asarray(eb)
+        ran = ~np.isnan(vl)
+        train_hist.append(tl[ran])
+        val_hist.append(vl[ran])
+        if np.any(eb >= 0):
+            best_epoch = int(eb[eb >= 0].max())
+        done += int(ran.sum())
+        if bar is not None:
+            bar.update(int(ran.sum()))
+            bar.set_postfix(val=f"{float(carry[2]):.4g}", best=best_epoch)
+        if bool(carry[4]):
+            break
+    if bar is not None:
+        bar.close()
+    best_val = float(carry[2])
+    if not np.isfinite(best_val):
+        raise FloatingPointError(f"{desc}: the validation loss never became finite")
+    return TrainResult(
+        state=carry[1],
+        best_epoch=best_epoch,
+        best_val_loss=best_val,
+        train_loss=np.concatenate(train_hist),
+        val_loss=np.concatenate(val_hist),
+        wall_s=time.perf_counter() - tic,
+    )
+
+
+def train_supervised(
+    loss_fn: Callable[[PyTree, tuple], jax.Array],
+    params: PyTree,
+    data: tuple,
+    val_data: tuple,
+    *,
+    key: jax.Array,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-3,
+    config: TrainConfig = TrainConfig(),
+    desc: str = "training",
+) -> TrainResult:
+    """Minimise ``loss_fn(params, batch)`` with optax (Adam by default) and early stopping.
+
+    The validation loss is ``loss_fn(params, val_data)`` on the whole validation set. The
+    returned ``state`` is ``(params, opt_state)`` at the best validation loss.
+    """
+    optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
+    val_data = tuple(jnp.asarray(a) for a in val_data)
+
+    def step_fn(state, batch, _key):
+        p, o = state
+        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
+        updates, o = optimizer.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    def val_fn(state):
+        return loss_fn(state[0], val_data)
+
+    return train(
+        step_fn, val_fn, (params, optimizer.init(params)), data, key=key, config=config,
+        desc=desc,
+    )  # fmt: skip
