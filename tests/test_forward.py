@@ -45,9 +45,9 @@ def test_forward_gradient_matches_finite_differences(emulators, bench):
     w = jnp.asarray(np.random.default_rng(1).normal(size=(2, 501)))
     with jax.enable_x64(True):
         fwd = make_forward(emulators, dtype=jnp.float64)
-        loss = lambda s: jnp.sum(w * fwd(s))
+        loss = jax.jit(lambda s: jnp.sum(w * fwd(s)))
         s0 = jnp.asarray(src, jnp.float64)
-        g = np.asarray(jax.grad(loss)(s0))
+        g = np.asarray(jax.jit(jax.grad(loss))(s0))
         h = 1e-5
         fd = np.array([(loss(s0 + h * e) - loss(s0 - h * e)) / (2 * h) for e in jnp.eye(3)])
     np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())

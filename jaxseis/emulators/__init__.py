@@ -5,7 +5,6 @@ Families (the paper's Fig. 3 and its baseline):
 ========== ==============================================================================
 nn_direct  network from features to the aligned trace (Sec. 2.2.1)
 pca_nn     PCA of the aligned traces, network for the coefficients (Sec. 2.2.2)
-pca_gp     PCA of the aligned traces, one GP per coefficient (Sec. 2.2.3)
 ========== ==============================================================================
 
 All share :mod:`jaxseis.emulators.base`: ``fit(kind, data, seed=...)``,
@@ -25,11 +24,10 @@ from jaxseis.emulators.base import (
     save,
     training_data,
 )
-from jaxseis.emulators.pca import PCA_GP, PCA_NN
+from jaxseis.emulators.pca import PCA_NN
 
 register(nn_direct)
 register(PCA_NN)
-register(PCA_GP)
 
 __all__ = [
     "FAMILIES",

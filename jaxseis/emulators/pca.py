@@ -1,6 +1,9 @@
 """PCA compression of the aligned traces, with a network (PCA+NN, paper Sec. 2.2.2) or one GP
 per component (PCA+GP, Sec. 2.2.3) predicting the coefficients.
 
+PCA+GP is not registered yet: its batched GP fit was seen to hang in jaxlib 0.10's CPU runtime
+on some inputs (under investigation).
+
 Traces are standardised per time sample, compressed to ``n_components`` (20) principal
 components fitted on the training split; the coefficients are standardised. PCA+NN:
 4 -> 50 -> 50 -> 50 -> 20, LeakyReLU 0.2, Adam 1e-3, MSE on the standardised coefficients.
