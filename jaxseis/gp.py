@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from tinygp import GaussianProcess, kernels, transforms
 
+from jaxseis._threads import single_threaded_blas
 from jaxseis.preprocess import Standardizer, fit_standardizer
 
 __all__ = [
@@ -210,7 +211,7 @@ def fit_gps(
     if n_restarts > 1:
         theta0[:, 1:, :] += rng.normal(0.0, 1.0, size=(m, n_restarts - 1, d + 2))
 
-    with jax.enable_x64(True):
+    with jax.enable_x64(True), single_threaded_blas():
         xs = jnp.asarray(x[sub])
         ys = jnp.asarray(y[sub].T)  # [m, n_sub]
         fit = jax.vmap(  # over restarts
