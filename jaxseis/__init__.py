@@ -5,11 +5,20 @@ The public API is re-exported here; see the modules for details:
 * :mod:`jaxseis.geometry`: the grid, receiver layouts, source features;
 * :mod:`jaxseis.velocity`: velocity/density models, NonLinLoc grid export;
 * :mod:`jaxseis.simulate`: the acoustic finite-difference solver and reciprocity;
-* :mod:`jaxseis.dataset`: the ``Dataset`` container and the bundled datasets.
+* :mod:`jaxseis.dataset`: the ``Dataset`` container and the bundled datasets;
+* :mod:`jaxseis.emulators`: the eight emulator families (``fit``, ``predict``, ``save``,
+  ``load``), :mod:`jaxseis.pretrained`: the bundled pretrained emulators;
+* :mod:`jaxseis.forward`: the differentiable multi-receiver forward model;
+* :mod:`jaxseis.likelihood`: waveform and arrival-time (EDT) likelihoods;
+* :mod:`jaxseis.inference`: ``locate`` with NUTS or nested sampling, summaries, diagnostics;
+* :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
+  export of a location problem for NonLinLoc;
+* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers.
 """
 
 __version__ = "0.1.0"
 
+from jaxseis import emulators, forward, inference, likelihood, metrics, nonlinloc, pretrained
 from jaxseis.dataset import (
     PAPER_EVENT_KM,
     Dataset,
@@ -22,6 +31,7 @@ from jaxseis.dataset import (
     make_paper_event,
     save,
 )
+from jaxseis.forward import make_forward
 from jaxseis.geometry import (
     CENTRAL_RECEIVER_KM,
     DEFAULT_GRID,
@@ -31,33 +41,63 @@ from jaxseis.geometry import (
     location_receivers_km,
     source_features,
 )
+from jaxseis.inference import BoxPrior, GlobalStage, locate, paper_prior, summary_table
+from jaxseis.metrics import r2d
+from jaxseis.pretrained import load_bundled
 from jaxseis.simulate import SolverConfig, reciprocal_traces, simulate
+from jaxseis.traveltime import (
+    Picks,
+    TravelTimeTables,
+    interpolate_traveltimes,
+    pick_arrivals,
+    traveltime_tables,
+)
 from jaxseis.velocity import VelocityModel, from_arrays, gardner_density, marine_model
 
 __all__ = [
     "CENTRAL_RECEIVER_KM",
     "DEFAULT_GRID",
     "PAPER_EVENT_KM",
+    "BoxPrior",
     "Dataset",
+    "GlobalStage",
     "Grid",
+    "Picks",
     "SolverConfig",
+    "TravelTimeTables",
     "VelocityModel",
     "__version__",
     "benchmark_receivers_km",
+    "emulators",
+    "forward",
     "from_arrays",
     "gardner_density",
+    "inference",
+    "interpolate_traveltimes",
     "layout_23_km",
+    "likelihood",
     "load",
     "load_benchmark",
+    "load_bundled",
     "load_dense",
     "load_paper_event",
+    "locate",
     "location_receivers_km",
     "make_benchmark",
     "make_dense",
+    "make_forward",
     "make_paper_event",
     "marine_model",
+    "metrics",
+    "nonlinloc",
+    "paper_prior",
+    "pick_arrivals",
+    "pretrained",
+    "r2d",
     "reciprocal_traces",
     "save",
     "simulate",
     "source_features",
+    "summary_table",
+    "traveltime_tables",
 ]

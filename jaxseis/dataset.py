@@ -583,7 +583,7 @@ def load_dense(path: str | Path | None = None, *, create: bool = False, **kwargs
     if not path.exists():
         if not create:
             raise FileNotFoundError(
-                f"dense dataset not found at {path}; run `jaxseis simulate --dense` to make it"
+                f"dense dataset not found at {path}; run `jaxseis simulate dense` to make it"
             )
         save(make_dense(**kwargs), path)
     return load(path)

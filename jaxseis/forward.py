@@ -44,9 +44,10 @@ def make_forward(
     Args:
         emulators: one fitted emulator per receiver, in the order of the observed traces.
         dtype: float dtype of the networks and traces (``jnp.float64`` needs x64 enabled).
-        gp_dtype: float dtype of the peak GPs; float64 by default when x64 is enabled at the
-            time of the call (recommended for inference: in float32 the GP mean loses digits
-            and the predicted time shift is off by up to 1-2 ms), else ``dtype``.
+        gp_dtype: float dtype of the peak GPs: float64 by default, which needs JAX's x64
+            mode when the model is built and traced (in float32 the GP mean loses its digits
+            and the predicted time shifts are off by tens of samples; see
+            :func:`jaxseis.emulators.base.predictor_parts`).
         jit: return the function jitted (default) or plain (to compose into a larger jit).
 
     The function is pure: it works under ``jit``, ``vmap`` (e.g. over a batch of sources) and
@@ -54,7 +55,8 @@ def make_forward(
     time shift).
 
     Raises:
-        ValueError: if no emulator is given or their sampling (``dt``, ``n_samples``) differs.
+        ValueError: if no emulator is given, their sampling (``dt``, ``n_samples``) differs,
+            or the peak GPs would run in float32 without being asked to (x64 off).
     """
     emulators = list(emulators)
     if not emulators:

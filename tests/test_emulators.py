@@ -57,7 +57,9 @@ def test_save_load_round_trip_is_identical(fitted, tmp_path, heldout):
 
 def test_prediction_works_under_jit_vmap_and_grad(fitted, heldout):
     src = jnp.asarray(heldout[0][:8], jnp.float32)
-    f32 = em.make_predictor(fitted)
+    with pytest.raises(ValueError, match="need float64"):
+        em.make_predictor(fitted)  # x64 off: float32 GPs only when asked for
+    f32 = em.make_predictor(fitted, gp_dtype=jnp.float32)
     batch = np.asarray(jax.jit(jax.vmap(f32))(src))
     peak = np.abs(batch).max()
     # float32: the GP mean k @ alpha loses digits to cancellation (see base.predictor_parts)
@@ -82,6 +84,8 @@ def test_prediction_works_under_jit_vmap_and_grad(fitted, heldout):
         h = 1e-5
         fd = np.array([(loss(s0 + h * e) - loss(s0 - h * e)) / (2 * h) for e in jnp.eye(3)])
     np.testing.assert_allclose(grad, fd, rtol=1e-3, atol=1e-3 * np.abs(fd).max())
+    with pytest.raises(ValueError, match="need float64"):
+        jax.jit(mixed)(src[3])  # built under x64, traced without it
 
 
 def test_fitting_never_reads_the_test_split(bench):
@@ -159,3 +163,14 @@ def test_r2d_metric():
     assert r2d(g, 3 * g + 1) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shapes differ"):
         r2d(g, g[:5])
+
+
+def test_fit_receivers_one_emulator_per_receiver(bench):
+    tiny = TrainConfig(max_epochs=10, patience=10, epochs_per_call=10, progress=False)
+    gp = {"n_subset": 60, "n_iter": 10, "n_restarts": 1}
+    ems = em.fit_receivers("nn_direct", bench, [3, 1], seed=0, n_train=80, config=tiny,
+                           gp_options=gp)  # fmt: skip
+    assert [e.info["n_train"] for e in ems] == [80, 80]
+    np.testing.assert_allclose([e.receiver_km for e in ems], bench.receivers[[3, 1]])
+    with pytest.raises(ValueError, match="at least one receiver"):
+        em.fit_receivers("nn_direct", bench, [])

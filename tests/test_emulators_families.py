@@ -117,7 +117,7 @@ def test_predictor_jit_vmap(kind):
     e = _fitted(kind)
     for dtype, tol in ((jnp.float32, 1e-2), (jnp.float64, 1e-9)):
         with jax.enable_x64(dtype == jnp.float64):
-            f = em.make_predictor(e, dtype=dtype)
+            f = em.make_predictor(e, dtype=dtype, gp_dtype=dtype)
             batch = np.asarray(jax.jit(jax.vmap(f))(jnp.asarray(src[:8], dtype)))
             single = np.stack([np.asarray(f(jnp.asarray(s, dtype))) for s in src[:8]])
         assert batch.shape == (8, e.n_samples) and np.all(np.isfinite(batch))

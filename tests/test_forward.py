@@ -30,7 +30,8 @@ def emulators(bench):
 
 
 def test_stacked_forward_equals_per_receiver_predictors(emulators, bench):
-    assert stack_emulators(emulators) is not None  # same family and shapes: one vmap
+    with jax.enable_x64(True):
+        assert stack_emulators(emulators) is not None  # same family and shapes: one vmap
     src = bench.sources[bench.indices("validation")[0]]
     with jax.enable_x64(True):
         fwd = make_forward(emulators)
@@ -82,3 +83,10 @@ def test_forward_errors(emulators):
     other = emulators[0]._replace(dt=0.002)
     with pytest.raises(ValueError, match="dt"):
         make_forward([emulators[0], other])
+
+
+def test_forward_refuses_float32_peak_gps_unless_asked(emulators):
+    with pytest.raises(ValueError, match="need float64"):
+        make_forward(emulators)
+    fwd = make_forward(emulators, gp_dtype=jnp.float32)  # explicit: accepted
+    assert fwd(jnp.asarray([0.4, 0.3, 1.5])).shape == (len(emulators), emulators[0].n_samples)

@@ -86,3 +86,23 @@ def test_fit_errors():
         gp.fit_gps(np.zeros((10, 4)), np.zeros(9))
     with pytest.raises(ValueError, match="NaN"):
         gp.fit_gps(np.full((10, 4), np.nan), np.zeros(10))
+
+
+def test_conditioning_subset_and_single_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from jaxseis._threads import single_threaded_blas
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(120, 2))
+    y = np.sin(3 * x[:, 0]) + x[:, 1]
+    opts = {"n_subset": 60, "n_iter": 40, "n_restarts": 1, "seed": 1}
+    sub = gp.fit_gps(x, y, n_condition=80, **opts)
+    full = gp.fit_gps(x, y, n_condition=None, **opts)
+    assert sub.x.shape == (80, 2) and full.x.shape == (120, 2)
+    np.testing.assert_array_equal(sub.log_scales, full.log_scales)  # same hyperparameters
+    with jax.enable_x64(True):
+        pred = np.asarray(gp.predict_gps(sub, jnp.asarray(x)))[:, 0]
+    assert np.sqrt(np.mean((pred - y) ** 2)) < 0.05 * y.std()
+    with single_threaded_blas():
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
