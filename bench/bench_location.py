@@ -1,0 +1,380 @@
+"""The paper's location experiment (its Sec. 3.3, Table 2, Fig. 10 and Fig. 11).
+
+Observed data: the bundled direct simulation (not reciprocal) of the event at
+(0.375, 0.3, 1.57) km at the 4 location receivers, plus seeded Gaussian noise at the paper's
+level (5.6 % of the largest peak). Prior: the paper's uniform box. Runs:
+
+* ``nuts_nn_direct`` / ``nested_nn_direct``: NN direct trained on the dense dataset
+  (22,000 training sources; ``jaxseis simulate dense``; the emulators are cached in
+  ``~/.cache/jaxseis/models/dense``), BlackJAX NUTS (4 chains x 1000 draws after 500 warm-up
+  steps, global stage of 100,000 prior draws) and jaxns nested sampling;
+* ``nuts_nn_direct_paper``: NN direct trained on the paper's 2000 sources (the bundled
+  pretrained emulators), NUTS; ``nuts_nn_direct_paper_emulator_variance``: the same with the
+  emulators' validation error variance added to the noise variance;
+* ``nested_d18``: the Das et al. (2018) GP baseline (2000 sources, cached in
+  ``~/.cache/jaxseis/models/d18``), nested sampling;
+* ``dynesty_nn_direct``: the likelihood of ``nested_nn_direct`` sampled by dynesty's static
+  nested sampler, side by side with jaxns in the same run (``dynesty_vs_jaxns_wall_ratio``);
+* ``edt``: NonLinLoc's EDT likelihood on pykonal travel times and automatic picks (5 ms) of the
+  noise-free traces, nested sampling: the arrival-time posterior to compare with (Fig. 11).
+
+Writes ``bench/results/location.json`` (per run ``mean_km``, ``std_km``, ``q16_km``, ``q84_km``,
+``q2_5_km``, ``q97_5_km``, ``wall_s``, ``rhat_max``, ``ess_min``, ``log_evidence``,
+``truth_in_95``), ``location.md`` (the table beside the paper's Table 2),
+``location_corner.png`` (Fig. 10: NUTS and nested NN direct, D18) and
+``location_edt_overlay.png`` (Fig. 11: waveform against EDT posteriors).
+
+Run: ``python bench/bench_location.py`` (first run: about 15 min to train the dense NN-direct
+and 25 min for the D18 emulators, cached afterwards; then about 10 min of sampling).
+``--quick`` uses the bundled emulators for every NN run, skips D18, dynesty and EDT, and
+writes ``location_quick.*`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxseis as js
+from jaxseis import emulators as em
+from jaxseis import inference
+from jaxseis.forward import make_forward, validation_error_variance
+from jaxseis.likelihood.waveform import add_noise, default_sigma, gaussian_log_likelihood
+from jaxseis.pretrained import load_bundled
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RECEIVERS = (1, 2, 3, 4)  # benchmark rows of the 4 location receivers
+NOISE_SEED = 0
+SAMPLER_SEED = 1
+PAPER_TABLE2 = {  # the paper's Table 2: mean and 68 % half-widths, km
+    "nn_direct_multinest": {"mean_km": [0.374, 0.300, 1.570], "pm_km": [0.0025, 0.0025, 0.0012]},
+    "edt_nonlinloc": {"mean_km": [0.383, 0.320, 1.570], "pm_km": [0.022, 0.022, 0.015]},
+    "wall_s_multinest": 1.7 * 3600,
+}
+
+
+def cache_models(kind: str, dataset_name: str) -> Path:
+    return js.dataset.cache_dir() / "models" / f"{kind}_{dataset_name}"
+
+
+def train_or_load(kind: str, dataset, dataset_name: str, seed: int = 0, **options):
+    """Emulators of the 4 location receivers, trained once and cached outside the repo."""
+    directory = cache_models(kind, dataset_name)
+    out, times = [], []
+    for r in RECEIVERS:
+        path = directory / f"{kind}_r{r}.npz"
+        if path.exists():
+            e = em.load(path, kind=kind)
+        else:
+            print(f"training {kind} on {dataset_name} for receiver {r} ...", flush=True)
+            e = em.fit(kind, em.training_data(dataset, r), seed=seed, **options)
+            em.save(e, path)
+        out.append(e)
+        times.append(e.info["fit_s"])
+    return out, float(np.sum(times))
+
+
+def observed_data(emulators):
+    event = js.load_paper_event()
+    rows = [event.receiver_index(e.receiver_km) for e in emulators]
+    clean = np.asarray(event.traces[rows, 0], dtype=np.float64)
+    sigma = default_sigma(np.abs(clean).max())
+    noisy = np.asarray(add_noise(clean, sigma, jax.random.key(NOISE_SEED)))
+    return clean, noisy, sigma
+
+
+def summarise(idata, truth) -> dict:
+    s = inference.summary_dict(idata)
+    lo, hi = np.asarray(s["q2_5_km"]), np.asarray(s["q97_5_km"])
+    s["truth_in_95"] = [bool(a <= t <= b) for a, t, b in zip(lo, truth, hi, strict=True)]
+    s["diagnostics"] = inference.diagnose(idata)
+    return s
+
+
+def draws(idata) -> np.ndarray:
+    p = idata.posterior
+    return np.stack([np.asarray(p[c]).ravel() for c in inference.COORDS], axis=1)
+
+
+def run_locate(name, loglike, method, truth, **kw):
+    print(f"--- {name}: {method}", flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", inference.ConvergenceWarning)  # reported in the JSON
+        idata = inference.locate(
+            loglike, inference.paper_prior(), method=method,
+            key=jax.random.key(SAMPLER_SEED), **kw,
+        )  # fmt: skip
+    s = summarise(idata, truth)
+    print(inference.summary_table(idata, truth=truth), flush=True)
+    return s, idata
+
+
+def run_dynesty(loglike, truth, nlive: int, seed: int) -> tuple[dict, np.ndarray]:
+    """The same likelihood with dynesty's static nested sampler (one point per call)."""
+    import dynesty
+    from dynesty.utils import resample_equal
+
+    prior = inference.paper_prior()
+    lo, width = np.asarray(prior.lower), np.asarray(prior.upper) - np.asarray(prior.lower)
+    f = jax.jit(loglike)
+    f(jnp.asarray(truth)).block_until_ready()  # compile outside the timing, as jaxns does not
+
+    def ll(x):
+        v = float(f(jnp.asarray(x)))
+        return v if np.isfinite(v) else -1e300
+
+    print("--- dynesty_nn_direct: dynesty static nested sampling", flush=True)
+    tic = time.perf_counter()
+    sampler = dynesty.NestedSampler(
+        ll, lambda u: lo + width * u, 3, nlive=nlive, rstate=np.random.default_rng(seed)
+    )
+    sampler.run_nested(print_progress=False)
+    wall = time.perf_counter() - tic
+    res = sampler.results
+    w = np.exp(res.logwt - res.logz[-1])
+    x = resample_equal(res.samples, w / w.sum(), rstate=np.random.default_rng(seed))
+    q = np.percentile(x, [2.5, 16.0, 84.0, 97.5], axis=0)
+    s = {
+        "method": "dynesty",
+        "mean_km": x.mean(axis=0).tolist(),
+        "std_km": x.std(axis=0, ddof=1).tolist(),
+        "q16_km": q[1].tolist(),
+        "q84_km": q[2].tolist(),
+        "q2_5_km": q[0].tolist(),
+        "q97_5_km": q[3].tolist(),
+        "rhat_max": None,
+        "ess_min": float(w.sum() ** 2 / (w**2).sum()),
+        "log_evidence": float(res.logz[-1]),
+        "log_evidence_err": float(res.logzerr[-1]),
+        "wall_s": wall,
+        "n_likelihood_calls": int(np.sum(res.ncall)),
+        "nlive": nlive,
+        "truth_in_95": [bool(a <= t <= b) for a, t, b in zip(q[0], truth, q[3], strict=True)],
+    }
+    print(
+        f"dynesty: {wall:.1f} s, {s['n_likelihood_calls']} calls, mean {np.round(s['mean_km'], 4)}"
+        f", std {np.round(s['std_km'], 5)}, log Z {s['log_evidence']:.2f}",
+        flush=True,
+    )
+    return s, x
+
+
+def edt_run(truth):
+    from jaxseis.likelihood.edt import edt_log_likelihood
+    from jaxseis.simulate import SolverConfig
+    from jaxseis.traveltime import DEFAULT_PICK_ERROR_S, pick_arrivals, traveltime_tables
+
+    config = SolverConfig()
+    event = js.load_paper_event()
+    loc_rec = js.location_receivers_km()
+    tables = traveltime_tables(js.marine_model(), loc_rec)
+    idx = [event.receiver_index(r) for r in loc_rec]
+    picks = pick_arrivals(
+        event.traces[idx, 0].astype(np.float64), event.dt, config.t0, labels=tables.labels,
+        wavelet_f0=config.f0, error_s=DEFAULT_PICK_ERROR_S,
+    )  # fmt: skip
+    ll = edt_log_likelihood(tables, picks.times_s, DEFAULT_PICK_ERROR_S)
+    return run_locate("edt", ll, "nested", truth)
+
+
+def plot_corner(sets: dict, truth, path: Path, title: str) -> None:
+    """Corner plot of several posteriors (histograms), truth marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["x (km)", "y (km)", "z (km)"]
+    colors = ["C0", "C1", "C2", "C3", "C4"]
+    lo = np.min([np.percentile(x, 0.5, axis=0) for x in sets.values()], axis=0)
+    hi = np.max([np.percentile(x, 99.5, axis=0) for x in sets.values()], axis=0)
+    lo, hi = np.minimum(lo, truth), np.maximum(hi, truth)
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    fig, axes = plt.subplots(3, 3, figsize=(8, 8))
+    for i in range(3):
+        for j in range(3):
+            ax = axes[i, j]
+            if j > i:
+                ax.axis("off")
+                continue
+            for (name, x), c in zip(sets.items(), colors, strict=False):
+                if i == j:
+                    ax.hist(x[:, i], bins=50, range=(lo[i], hi[i]), density=True,
+                            histtype="step", color=c, label=name)  # fmt: skip
+                else:
+                    ax.scatter(x[:, j], x[:, i], s=1, alpha=0.15, color=c, rasterized=True)
+            if i == j:
+                ax.axvline(truth[i], color="k", lw=0.8)
+            else:
+                ax.plot(truth[j], truth[i], "k+", ms=12)
+                ax.set_ylim(lo[i], hi[i])
+            ax.set_xlim(lo[j], hi[j])
+            if i == 2:
+                ax.set_xlabel(labels[j])
+            if j == 0 and i > 0:
+                ax.set_ylabel(labels[i])
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.1, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def fmt3(v, digits=4) -> str:
+    return "(" + ", ".join(f"{a:.{digits}f}" for a in v) + ")"
+
+
+def markdown(results: dict) -> str:
+    truth = results["truth_km"]
+    lines = [
+        "| run | mean (km) | std (km) | 68 % interval half-width (km) | truth in 95 % | "
+        "R-hat | ESS | log Z | wall (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| truth | {fmt3(truth, 3)} | | | | | | | |",
+    ]
+    for name, s in results.items():
+        if not isinstance(s, dict) or "mean_km" not in s:
+            continue
+        half = (np.asarray(s["q84_km"]) - np.asarray(s["q16_km"])) / 2
+        rhat = "" if s.get("rhat_max") is None else f"{s['rhat_max']:.3f}"
+        ess = "" if s.get("ess_min") is None else f"{s['ess_min']:.0f}"
+        logz = "" if s.get("log_evidence") is None else f"{s['log_evidence']:.1f}"
+        inside = "yes" if all(s["truth_in_95"]) else "no " + str(s["truth_in_95"])
+        lines.append(
+            f"| {name} | {fmt3(s['mean_km'])} | {fmt3(s['std_km'], 5)} | {fmt3(half, 5)} | "
+            f"{inside} | {rhat} | {ess} | {logz} | {s['wall_s']:.1f} |"
+        )
+    p = PAPER_TABLE2
+    lines.append(
+        f"| paper, NN direct, MultiNest | {fmt3(p['nn_direct_multinest']['mean_km'], 3)} | | "
+        f"{fmt3(p['nn_direct_multinest']['pm_km'])} | | | | | {p['wall_s_multinest']:.0f} |"
+    )
+    lines.append(
+        f"| paper, EDT (NonLinLoc) | {fmt3(p['edt_nonlinloc']['mean_km'], 3)} | | "
+        f"{fmt3(p['edt_nonlinloc']['pm_km'], 3)} | | | | | |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="bundled emulators only, no D18")
+    parser.add_argument("--no-dynesty", action="store_true", help="skip the dynesty run")
+    parser.add_argument("--dynesty-nlive", type=int, default=500, help="dynesty live points")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    inference.enable_compilation_cache()
+    suffix = "_quick" if args.quick else ""
+    truth = np.asarray(js.PAPER_EVENT_KM, dtype=np.float64)
+    results: dict = {
+        "truth_km": truth.tolist(),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "cpu_count": os.cpu_count(),
+        },
+        "settings": {
+            "prior_km": [
+                inference.paper_prior().lower.tolist(),
+                inference.paper_prior().upper.tolist(),
+            ],
+            "noise": "Gaussian, sigma = 5.6 % of the largest observed peak",
+            "noise_seed": NOISE_SEED,
+            "sampler_seed": SAMPLER_SEED,
+            "nuts": "4 chains x 1000 draws, 500 warm-up, global stage 100,000 prior draws",
+        },
+    }
+    sets = {}
+    paper_ems = load_bundled(RECEIVERS)
+    if args.quick:
+        dense_ems, dense_train_s = paper_ems, None
+    else:
+        dense = js.load_dense()
+        dense_ems, dense_train_s = train_or_load("nn_direct", dense, "dense")
+    results["settings"]["dense_n_train"] = dense_ems[0].info["n_train"]
+    results["settings"]["dense_train_s_total"] = dense_train_s
+    _, observed, sigma = observed_data(paper_ems)
+    results["settings"]["sigma"] = sigma
+
+    with jax.enable_x64(True):
+        nuts = {"num_chains": 4, "num_warmup": 500, "num_draws": 1000}
+        ll_dense = gaussian_log_likelihood(make_forward(dense_ems), observed, sigma)
+        results["nuts_nn_direct"], idata = run_locate(
+            "nuts_nn_direct", ll_dense, "nuts", truth, **nuts
+        )
+        sets["NUTS, NN direct"] = draws(idata)
+        results["nested_nn_direct"], idata = run_locate(
+            "nested_nn_direct", ll_dense, "nested", truth, num_chains=1, num_draws=4000
+        )
+        sets["nested, NN direct"] = draws(idata)
+        if not (args.quick or args.no_dynesty):
+            results["dynesty_nn_direct"], x = run_dynesty(
+                ll_dense, truth, args.dynesty_nlive, SAMPLER_SEED
+            )
+            results["dynesty_vs_jaxns_wall_ratio"] = (
+                results["dynesty_nn_direct"]["wall_s"] / results["nested_nn_direct"]["wall_s"]
+            )
+            sets["dynesty, NN direct"] = x
+
+        fwd_paper = make_forward(paper_ems)
+        ll_paper = gaussian_log_likelihood(fwd_paper, observed, sigma)
+        results["nuts_nn_direct_paper"], idata = run_locate(
+            "nuts_nn_direct_paper", ll_paper, "nuts", truth, **nuts
+        )
+        sets["NUTS, NN direct (2000 sources)"] = draws(idata)
+        bench = js.load_benchmark()
+        val = bench.indices("validation")
+        extra = np.stack(
+            [
+                validation_error_variance(e, bench.sources[val], bench.traces[r, val])
+                for e, r in zip(paper_ems, RECEIVERS, strict=True)
+            ]
+        )
+        ll_var = gaussian_log_likelihood(fwd_paper, observed, sigma, extra_variance=extra)
+        results["nuts_nn_direct_paper_emulator_variance"], _ = run_locate(
+            "nuts_nn_direct_paper_emulator_variance", ll_var, "nuts", truth, **nuts
+        )
+        results["settings"]["emulator_variance_mean_over_sigma2"] = float(np.mean(extra) / sigma**2)
+
+        if not args.quick:
+            d18_ems, d18_train_s = train_or_load("d18", bench, "paper")
+            results["settings"]["d18_train_s_total"] = d18_train_s
+            ll_d18 = gaussian_log_likelihood(make_forward(d18_ems), observed, sigma)
+            results["nested_d18"], idata = run_locate(
+                "nested_d18", ll_d18, "nested", truth, num_chains=1, num_draws=4000
+            )
+            sets["nested, D18"] = draws(idata)
+    edt_draws = None
+    if not args.quick:
+        results["edt"], idata = edt_run(truth)
+        edt_draws = draws(idata)
+
+    (RESULTS / f"location{suffix}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"location{suffix}.md").write_text(markdown(results))
+    plot_corner(
+        {k: v for k, v in sets.items() if "dynesty" not in k},
+        truth, RESULTS / f"location{suffix}_corner.png",
+        "posterior of the paper's event (4 receivers, waveform likelihood)",
+    )  # fmt: skip
+    if edt_draws is not None:
+        plot_corner(
+            {"waveform, NN direct (NUTS)": sets["NUTS, NN direct"], "EDT (nested)": edt_draws},
+            truth, RESULTS / "location_edt_overlay.png",
+            "waveform against arrival-time (EDT) posterior",
+        )  # fmt: skip
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
