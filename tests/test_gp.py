@@ -106,3 +106,15 @@ def test_conditioning_subset_and_single_blas_thread():
     assert np.sqrt(np.mean((pred - y) ** 2)) < 0.05 * y.std()
     with single_threaded_blas():
         assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_prediction_kernel_equals_tinygp_and_has_finite_gradient_at_training_points():
+    rng = np.random.default_rng(4)
+    with jax.enable_x64(True):
+        a, b = jnp.asarray(rng.normal(size=(7, 4))), jnp.asarray(rng.normal(size=(9, 4)))
+        la, ls = jnp.asarray(0.3), jnp.asarray(rng.normal(size=4) * 0.3)
+        np.testing.assert_allclose(
+            gp._matern32_cross(a, b, la, ls), gp.matern32_kernel(la, ls)(a, b), rtol=1e-12
+        )
+        g = jax.grad(lambda p: gp._matern32_cross(p[None], b, la, ls).sum())(b[2])
+        assert np.all(np.isfinite(np.asarray(g)))
