@@ -1,0 +1,249 @@
+"""Latency and throughput of the emulated forward model and of the waveform log-likelihood.
+
+Writes ``bench/results/latency.json`` and ``latency.md``. For ``nn_direct`` and ``pca_nn``, the
+composed forward model of one receiver (the central one): emulator core + amplitude and
+time-shift GPs + fractional shift (:func:`jaxseis.emulators.make_predictor`), measured with
+:func:`jaxseis.latency.measure_forward_latency`:
+
+* ``single_call_us``: a jitted call from Python on one source (dispatch included);
+* ``in_loop_us``: per evaluation inside a compiled ``lax.scan`` over different sources;
+* ``numpy_in_loop_us``: the same arithmetic in plain NumPy (:func:`jaxseis.latency.numpy_forward`:
+  network matmuls and LeakyReLU, the two GP kernel-vector dot products, the fractional shift as a
+  16-tap correlation) in a Python loop over the same sources, measured in the same run: the BLAS
+  floor; ``details.stages_in_loop_us`` splits both into network core, GPs and un-alignment;
+* ``traces_per_s_1e3``, ``_1e4``, ``_1e5``: batches under ``vmap`` (``lax.map`` in chunks of
+  4096 sources);
+* each kind's ``sync_dispatch``: single call and loops again with
+  ``jax_cpu_enable_async_dispatch`` off, measured in a fresh subprocess (the flag is read once
+  per process, when JAX creates its CPU backend: see :mod:`jaxseis.latency`).
+
+At the top level, ``loglike_grad_us_4rec``: value and gradient of the Gaussian waveform
+log-likelihood of the paper's event at the 4 location receivers (bundled NN-direct emulators),
+jitted, called from Python (and ``_sync``), and ``paper_eval_ms: 9.9``, the paper's time for one
+emulated trace on a laptop, for reference. Everything runs as inference does: features and peak
+GPs in float64 (``jax.enable_x64``), networks in float32 (float32 GPs cost the same but lose the
+time shift to cancellation).
+
+Emulators: the bundled NN-direct files (``jaxseis/data/models``; if absent, small ones trained
+here, flagged in the results). PCA+NN has no bundled file: it is trained here on the central
+receiver's 2000 training sources (seed 20210601) with a short schedule (``--pca-epochs``,
+default 300; about 1-2 min with its peak GPs) or read with ``--pca-nn PATH``. Latency does not
+depend on how well an emulator is trained, only on its shapes: the peak GPs are conditioned on
+all 2000 training sources, as in the bundled files, but their hyperparameters get a cheap fit.
+
+The machine is the one the numbers were measured on; its load average is recorded before and
+after, since other jobs on a shared machine slow every figure down.
+
+Run: ``python bench/bench_latency.py`` (about 10 min on 2 cores; on an otherwise idle machine);
+``--quick``: fewer repeats, batches of 1e3 and 1e4 only, a 10-epoch PCA+NN (about 2 min),
+written to ``latency_quick.json`` and ``latency_quick.md`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import jaxseis as js
+from jaxseis import emulators as em
+from jaxseis import latency
+from jaxseis.likelihood.waveform import default_sigma
+from jaxseis.train import TrainConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 20210601
+PAPER_EVAL_MS = 9.9
+GP_CHEAP = {"n_subset": 200, "n_iter": 50, "n_restarts": 1}
+TARGETS = {
+    "single_call_us_max": 100.0,
+    "in_loop_over_numpy_max": 2.0,
+    "traces_per_s_1e5_min": 1e5,
+}
+
+
+def _load_nn_direct(bench, quick: bool) -> tuple[list, str]:
+    """The bundled NN-direct emulators of receivers 0-4, or small ones trained here."""
+    from jaxseis.pretrained import load_bundled
+
+    try:
+        return load_bundled([0, 1, 2, 3, 4]), "bundled (jaxseis/data/models)"
+    except FileNotFoundError as err:
+        print(f"bundled emulators missing ({err}); training small ones", flush=True)
+    config = TrainConfig(max_epochs=10 if quick else 50, progress=False)
+    ems = [
+        em.fit("nn_direct", em.training_data(bench, r, n_train=2000), seed=SEED, config=config,
+               gp_options=GP_CHEAP)
+        for r in range(5)
+    ]  # fmt: skip
+    return ems, f"FALLBACK: trained here, {config.max_epochs} epochs (bundled files missing)"
+
+
+def _pca_nn(bench, path: str | None, epochs: int) -> tuple[em.Emulator, dict]:
+    if path:
+        e = em.load(path, kind="pca_nn")
+        return e, {"source": str(path)}
+    tic = time.perf_counter()
+    e = em.fit(
+        "pca_nn", em.training_data(bench, 0), seed=SEED,
+        config=TrainConfig(max_epochs=epochs, patience=epochs, progress=False),
+        gp_options=GP_CHEAP,
+    )  # fmt: skip
+    wall = time.perf_counter() - tic
+    print(f"pca_nn trained in {wall:.0f} s", flush=True)
+    return e, {
+        "source": "trained here",
+        "receiver": "central (benchmark row 0)",
+        "n_train": e.info["n_train"],
+        "epochs": e.info["epochs"],
+        "seed": SEED,
+        "peak_gp_options": GP_CHEAP,
+        "best_val_loss": e.info["best_val_loss"],
+        "train_wall_s": round(wall, 1),
+    }
+
+
+def _targets(r: dict) -> dict:
+    out = {
+        "single_call_le_100us": {
+            "async": r["single_call_us"] <= TARGETS["single_call_us_max"],
+            "sync": r["sync_dispatch"]["single_call_us"] <= TARGETS["single_call_us_max"],
+        },
+        "in_loop_within_2x_numpy": r["in_loop_over_numpy"] <= TARGETS["in_loop_over_numpy_max"],
+    }
+    if "traces_per_s_1e5" in r:
+        out["traces_per_s_1e5_ge_1e5"] = r["traces_per_s_1e5"] >= TARGETS["traces_per_s_1e5_min"]
+    return out
+
+
+def markdown(result: dict) -> str:
+    kinds = ("nn_direct", "pca_nn")
+    batch_keys = [k for k in result["nn_direct"] if k.startswith("traces_per_s_")]
+    rows = [
+        "| one receiver, forward model | " + " | ".join(kinds) + " |",
+        "| --- | " + " | ".join("---" for _ in kinds) + " |",
+    ]
+
+    def row(label, fn):
+        rows.append(f"| {label} | " + " | ".join(fn(result[k]) for k in kinds) + " |")
+
+    row(
+        "single jitted call from Python, async dispatch (µs)",
+        lambda r: f"{r['single_call_us']:.0f}",
+    )
+    row("single jitted call, sync dispatch (µs)",
+        lambda r: f"{r['sync_dispatch']['single_call_us']:.0f}")  # fmt: skip
+    row("in a compiled loop, per evaluation (µs)", lambda r: f"{r['in_loop_us']:.1f}")
+    row("same, sync-dispatch process (µs)", lambda r: f"{r['sync_dispatch']['in_loop_us']:.1f}")
+    row("NumPy floor, per evaluation (µs)", lambda r: f"{r['numpy_in_loop_us']:.1f}")
+    row("in-loop / NumPy", lambda r: f"{r['in_loop_over_numpy']:.2f}")
+    for stage in ("core", "gps", "unalign"):
+        row(f"stage `{stage}` in loop, JAX / NumPy (µs)",
+            lambda r, s=stage: "{:.1f} / {:.1f}".format(
+                r["details"]["stages_in_loop_us"][s]["jax_in_loop_us"],
+                r["details"]["stages_in_loop_us"][s]["numpy_in_loop_us"]))  # fmt: skip
+    for k in batch_keys:
+        row(f"batch of {k.rsplit('_', 1)[1]} under vmap (traces/s)", lambda r, k=k: f"{r[k]:,.0f}")
+    for t in ("single_call_le_100us", "in_loop_within_2x_numpy", "traces_per_s_1e5_ge_1e5"):
+        row(f"target `{t}` met", lambda r, t=t: json.dumps(r["targets"].get(t, "not measured")))
+    ll = result
+    more = [
+        "",
+        "| 4 receivers, Gaussian log-likelihood (NN direct) | value |",
+        "| --- | --- |",
+        f"| value and gradient, jitted, async dispatch (µs) | {ll['loglike_grad_us_4rec']:.0f} |",
+        f"| value and gradient, sync dispatch (µs) | {ll['loglike_grad_us_4rec_sync']:.0f} |",
+        f"| value only, async / sync (µs) | {ll['loglike']['loglike_us']:.0f} / "
+        f"{ll['loglike_sync']['loglike_us']:.0f} |",
+        f"| paper: one emulated trace on a laptop (ms) | {ll['paper_eval_ms']} |",
+        "",
+        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, JAX "
+        f"{result['machine']['jax']}; load average before / after: "
+        f"{result['load_average_before'][0]:.2f} / {result['load_average_after'][0]:.2f} "
+        f"(1 min). Emulators: nn_direct {result['emulators']['nn_direct']}; pca_nn "
+        f"{result['emulators']['pca_nn']['source']}. Features and peak GPs in float64, "
+        "networks in float32. Wall {:.0f} s{}.".format(
+            result["wall_s"], ", --quick" if result["quick"] else ""
+        ),
+    ]
+    return "\n".join(rows + more) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 1e5 batch")
+    parser.add_argument("--pca-nn", metavar="PATH", help="a saved pca_nn emulator to time")
+    parser.add_argument("--pca-epochs", type=int, default=300, help="epochs of the PCA+NN fit")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tic = time.perf_counter()
+    load_before = os.getloadavg()
+    bench = js.load_benchmark()
+
+    ems, nn_source = _load_nn_direct(bench, args.quick)
+    pca, pca_info = _pca_nn(bench, args.pca_nn, 10 if args.quick else args.pca_epochs)
+
+    if args.quick:
+        settings = {"n_repeat": 200, "n_loop": 200, "n_loop_repeat": 3,
+                    "batch_sizes": (1_000, 10_000), "n_batch_repeat": 2}  # fmt: skip
+        ll_repeat = 200
+    else:
+        settings = {"n_repeat": 2000, "n_loop": 2000, "n_loop_repeat": 7,
+                    "batch_sizes": latency.DEFAULT_BATCH_SIZES, "n_batch_repeat": 3}  # fmt: skip
+        ll_repeat = 2000
+    sync_settings = {**settings, "batch_sizes": (), "components": False}
+
+    result: dict = {}
+    for kind, e in (("nn_direct", ems[0]), ("pca_nn", pca)):
+        print(f"{kind}: async dispatch (this process) ...", flush=True)
+        r = latency.measure_forward_latency(e, seed=SEED, **settings)
+        print(f"{kind}: sync dispatch (subprocess) ...", flush=True)
+        s = latency.measure_forward_latency(e, seed=SEED, sync_dispatch=True, **sync_settings)
+        keep = ("single_call_us", "in_loop_us", "numpy_in_loop_us", "in_loop_over_numpy")
+        r["sync_dispatch"] = {k: s[k] for k in keep}
+        r["sync_dispatch"]["details"] = s["details"]
+        r["targets"] = _targets(r)
+        result[kind] = r
+
+    print("log-likelihood, 4 receivers ...", flush=True)
+    loc = ems[1:]
+    event = js.load_paper_event()
+    rows = [event.receiver_index(e.receiver_km) for e in loc]
+    observed = event.traces[rows, 0].astype(np.float64)
+    sigma = default_sigma(np.abs(observed).max())
+    ll = latency.measure_loglike_grad(loc, observed, sigma, n_repeat=ll_repeat, seed=SEED)
+    ll_sync = latency.measure_loglike_grad(
+        loc, observed, sigma, n_repeat=ll_repeat, seed=SEED, sync_dispatch=True
+    )
+    result.update({
+        "loglike_grad_us_4rec": ll["loglike_grad_us"],
+        "loglike_grad_us_4rec_sync": ll_sync["loglike_grad_us"],
+        "paper_eval_ms": PAPER_EVAL_MS,
+        "loglike": ll,
+        "loglike_sync": ll_sync,
+        "targets": TARGETS,
+        "emulators": {"nn_direct": nn_source, "pca_nn": pca_info},
+        "observed": "the paper's event (bundled noise-free simulation) at the 4 location "
+                    f"receivers; sigma = default_sigma(max |trace|) = {sigma:.4g} Pa",
+        "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+                     "loglike_n_repeat": ll_repeat, "chunk_size": 4096, "seed": SEED,
+                     "dtype": "features and peak GPs float64 (x64), networks float32"},
+        "quick": bool(args.quick),
+        "machine": latency.machine_info(),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+        "wall_s": round(time.perf_counter() - tic, 1),
+    })  # fmt: skip
+    name = "latency_quick" if args.quick else "latency"  # a quick run keeps the full results
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = markdown(result)
+    (RESULTS / f"{name}.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
