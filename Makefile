@@ -20,6 +20,7 @@ test: $(STAMP)  ## lint, format check and the test suite
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)  ## every benchmark; results in bench/results
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
 	$(VENV)/bin/python bench/run_all.py
 
 clean:
