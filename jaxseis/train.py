@@ -22,7 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["TrainConfig", "TrainResult", "mse", "train", "train_supervised"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "mse",
+    "train",
+    "train_supervised",
+    "train_supervised_stacked",
+]
 
 PyTree = Any
 
@@ -92,15 +99,26 @@ def train(
         config: :class:`TrainConfig`.
         desc: label of the progress bar.
     """
-    n = int(data[0].shape[0])
-    if any(int(a.shape[0]) != n for a in data):
+    (result,) = _run(
+        step_fn, lambda st, _: val_fn(st), state, data, (), key, config, desc, stacked=False
+    )
+    return result
+
+
+def _run(step_fn, val_fn, state, data, val_data, key, config, desc, *, stacked: bool):
+    """The training loop; with ``stacked`` every array (state, data, val_data, key) has a
+    leading model axis and the compiled chunk of epochs is ``vmap``-ed over it."""
+    axis = 1 if stacked else 0
+    n = int(data[0].shape[axis])
+    if any(int(a.shape[axis]) != n for a in data):
         raise ValueError("all training arrays must share their leading dimension")
     bs = min(config.batch_size, n)
     n_batches = n // bs
     data = tuple(jnp.asarray(a) for a in data)
+    val_data = tuple(jnp.asarray(a) for a in val_data)
     patience = int(config.patience)
 
-    def epoch(carry, ekey):
+    def epoch(carry, ekey, data, val_data):
         st, best, best_val, since, stopped, ep = carry
         perm_key, step_key = jax.random.split(ekey)
         perm = jax.random.permutation(perm_key, n)[: n_batches * bs].reshape(n_batches, bs)
@@ -111,7 +129,7 @@ def train(
                 return step_fn(s, tuple(a[idx] for a in data), k)
 
             st, losses = jax.lax.scan(batch_step, st, (perm, jax.random.split(step_key, n_batches)))
-            return st, jnp.mean(losses), val_fn(st)
+            return st, jnp.mean(losses), val_fn(st, val_data)
 
         def skip(st):
             return st, jnp.nan, jnp.nan
@@ -125,14 +143,27 @@ def train(
         ep_best = jnp.where(improved, ep, -1)
         return (st, best, best_val, since, new_stopped, ep + 1), (tl, vl, ep_best)
 
-    @jax.jit
-    def chunk(carry, keys):
-        return jax.lax.scan(epoch, carry, keys)
+    def chunk(carry, keys, data, val_data):
+        return jax.lax.scan(lambda c, k: epoch(c, k, data, val_data), carry, keys)
+
+    def split_keys(key, length):
+        key, sub = jax.random.split(key)
+        return key, jax.random.split(sub, length)
+
+    if stacked:
+        n_models = int(jax.tree.leaves(state)[0].shape[0])
+        chunk = jax.jit(jax.vmap(chunk))
+        split_keys = jax.vmap(split_keys, in_axes=(0, None))
+        zeros = jnp.zeros(n_models)
+        carry = (state, state, zeros + jnp.inf, zeros.astype(int), zeros > 0, zeros.astype(int))
+    else:
+        n_models = 1
+        chunk = jax.jit(chunk)
+        carry = (state, state, jnp.inf, jnp.array(0), jnp.array(False), jnp.array(0))
 
     tic = time.perf_counter()
-    carry = (state, state, jnp.inf, jnp.array(0), jnp.array(False), jnp.array(0))
     train_hist, val_hist = [], []
-    best_epoch = -1
+    best_epoch = np.full(n_models, -1)
     bar = None
     if config.progress:
         from tqdm.auto import tqdm
@@ -141,33 +172,42 @@ def train(
     done = 0
     while done < config.max_epochs:
         length = min(config.epochs_per_call, config.max_epochs - done)
-        key, sub = jax.random.split(key)
-        carry, (tl, vl, eb) = chunk(carry, jax.random.split(sub, length))
-        tl, vl, eb = np.asarray(tl), np.asarray(vl), np.asarray(eb)
-        ran = ~np.isnan(vl)
-        train_hist.append(tl[ran])
-        val_hist.append(vl[ran])
-        if np.any(eb >= 0):
-            best_epoch = int(eb[eb >= 0].max())
-        done += int(ran.sum())
+        key, epoch_keys = split_keys(key, length)
+        carry, (tl, vl, eb) = chunk(carry, epoch_keys, data, val_data)
+        tl, vl, eb = (np.asarray(a).reshape(n_models, length) for a in (tl, vl, eb))
+        train_hist.append(tl)
+        val_hist.append(vl)
+        best_epoch = np.maximum(best_epoch, eb.max(axis=1))
+        ran = int((~np.isnan(vl)).sum(axis=1).max())
+        done += ran
         if bar is not None:
-            bar.update(int(ran.sum()))
-            bar.set_postfix(val=f"{float(carry[2]):.4g}", best=best_epoch)
-        if bool(carry[4]):
+            bar.update(ran)
+            best_val = np.asarray(carry[2]).reshape(-1)
+            bar.set_postfix(val=np.array2string(best_val, precision=3), best=best_epoch.tolist())
+        if bool(np.all(np.asarray(carry[4]))):
             break
     if bar is not None:
         bar.close()
-    best_val = float(carry[2])
-    if not np.isfinite(best_val):
+    wall = time.perf_counter() - tic
+    best_vals = np.asarray(carry[2], dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(best_vals)):
         raise FloatingPointError(f"{desc}: the validation loss never became finite")
-    return TrainResult(
-        state=carry[1],
-        best_epoch=best_epoch,
-        best_val_loss=best_val,
-        train_loss=np.concatenate(train_hist),
-        val_loss=np.concatenate(val_hist),
-        wall_s=time.perf_counter() - tic,
-    )
+    train_hist, val_hist = np.concatenate(train_hist, axis=1), np.concatenate(val_hist, axis=1)
+    out = []
+    for i in range(n_models):
+        ran = ~np.isnan(val_hist[i])
+        best = jax.tree.map(lambda a, i=i: a[i], carry[1]) if stacked else carry[1]
+        out.append(
+            TrainResult(
+                state=best,
+                best_epoch=int(best_epoch[i]),
+                best_val_loss=float(best_vals[i]),
+                train_loss=train_hist[i][ran],
+                val_loss=val_hist[i][ran],
+                wall_s=wall,
+            )
+        )
+    return out
 
 
 def train_supervised(
@@ -203,3 +243,41 @@ def train_supervised(
         step_fn, val_fn, (params, optimizer.init(params)), data, key=key, config=config,
         desc=desc,
     )  # fmt: skip
+
+
+def train_supervised_stacked(
+    loss_fn: Callable[[PyTree, tuple], jax.Array],
+    params: PyTree,
+    data: tuple,
+    val_data: tuple,
+    *,
+    keys: jax.Array,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-3,
+    config: TrainConfig = TrainConfig(),
+    desc: str = "training",
+) -> list[TrainResult]:
+    """:func:`train_supervised` for ``m`` models of one architecture at once (``vmap``).
+
+    Every leaf of ``params`` and every array of ``data`` (``[m, n, ...]``) and ``val_data``
+    (``[m, n_val, ...]``) has a leading model axis; ``keys`` is ``[m]`` keys. Model ``i``
+    follows exactly the updates, shuffles and early stopping that :func:`train_supervised`
+    would give it with ``key=keys[i]`` (to round-off); compiled calls continue until every
+    model has stopped (a stopped model's epochs are skipped). Returns one
+    :class:`TrainResult` per model (``wall_s`` is the shared wall time).
+    """
+    optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
+
+    def step_fn(state, batch, _key):
+        p, o = state
+        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
+        updates, o = optimizer.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    def val_fn(state, val_data):
+        return loss_fn(state[0], val_data)
+
+    opt_state = jax.vmap(optimizer.init)(params)
+    return _run(
+        step_fn, val_fn, (params, opt_state), data, val_data, keys, config, desc, stacked=True
+    )

@@ -174,3 +174,20 @@ def test_fit_receivers_one_emulator_per_receiver(bench):
     np.testing.assert_allclose([e.receiver_km for e in ems], bench.receivers[[3, 1]])
     with pytest.raises(ValueError, match="at least one receiver"):
         em.fit_receivers("nn_direct", bench, [])
+
+
+def test_stacked_training_equals_one_receiver_at_a_time(bench):
+    tiny = TrainConfig(max_epochs=40, patience=8, epochs_per_call=10, progress=False)
+    gp = {"n_subset": 60, "n_iter": 10, "n_restarts": 1}
+    kw = {"seed": 2, "n_train": 120, "config": tiny, "gp_options": gp}
+    seq = em.fit_receivers("nn_direct", bench, [1, 4], **kw)
+    stk = em.fit_receivers("nn_direct", bench, [1, 4], stacked=True, **kw)
+    src = bench.sources[bench.indices("validation")[:20]]
+    for a, b in zip(seq, stk, strict=True):
+        assert b.info["stacked_receivers"] == 2
+        assert a.info["best_epoch"] == b.info["best_epoch"]
+        np.testing.assert_allclose(a.info["best_val_loss"], b.info["best_val_loss"], rtol=1e-4)
+        pa, pb = em.predict(a, src), em.predict(b, src)
+        np.testing.assert_allclose(pb, pa, atol=1e-4 * np.abs(pa).max())
+    with pytest.raises(ValueError, match="no stacked training"):
+        em.fit_receivers("pca_nn", bench, [1, 4], stacked=True, **kw)

@@ -5,9 +5,10 @@ MSE, batch 256, early stopping with patience 100."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from jaxseis.emulators.networks import apply, count_parameters, init_state
-from jaxseis.train import TrainConfig, mse, train_supervised
+from jaxseis.train import TrainConfig, mse, train_supervised, train_supervised_stacked
 
 name = "nn_direct"
 uses_alignment = True
@@ -42,6 +43,53 @@ def fit_core(
         "n_params": count_parameters(res.state[0]),
     }
     return {"net": res.state[0]}, {"net": spec, "learning_rate": learning_rate}, info
+
+
+def fit_core_stacked(
+    payloads: list[dict],
+    *,
+    seed: int,
+    hidden: tuple[int, ...] = HIDDEN,
+    learning_rate: float = 1e-3,
+    config: TrainConfig = TrainConfig(),
+) -> list[tuple[dict, dict, dict]]:
+    """:func:`fit_core` for several receivers at once (parameters stacked, training vmapped).
+
+    All payloads must have the same numbers of training and validation events. Receiver
+    ``i`` starts from the same initial network and key as :func:`fit_core` with ``seed``.
+    """
+    shapes = {(p["train"].shape, p["val"].shape) for p in payloads}
+    if len(shapes) != 1:
+        raise ValueError(f"stacked training needs equal training/validation sizes; got {shapes}")
+    n_samples = int(payloads[0]["train"].shape[1])
+    spec = {"type": "mlp", "sizes": [4, *hidden, n_samples], "slope": 0.2}
+    params = init_state(spec, seed)
+    m = len(payloads)
+    stacked = jax.tree.map(lambda a: jnp.broadcast_to(a, (m, *a.shape)), params)
+
+    def loss(p, batch):
+        return mse(apply(spec, p)(batch[0]), batch[1])
+
+    def stack(key):
+        return jnp.stack([jnp.asarray(p[key]) for p in payloads])
+
+    results = train_supervised_stacked(
+        loss, stacked, (stack("z_train"), stack("train")), (stack("z_val"), stack("val")),
+        keys=jnp.stack([jax.random.PRNGKey(seed)] * m), learning_rate=learning_rate,
+        config=config, desc=f"{name} x{m}",
+    )  # fmt: skip
+    out = []
+    for res in results:
+        info = {
+            "train_s": res.wall_s,
+            "best_epoch": res.best_epoch,
+            "best_val_loss": res.best_val_loss,
+            "epochs": len(res.val_loss),
+            "n_params": count_parameters(res.state[0]),
+            "stacked_receivers": m,
+        }
+        out.append(({"net": res.state[0]}, {"net": spec, "learning_rate": learning_rate}, info))
+    return out
 
 
 def predict_core(core: dict, config: dict):
