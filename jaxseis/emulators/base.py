@@ -264,8 +264,7 @@ def fit_receivers(
             leading receiver axis and the compiled training epochs ``vmap``-ed over it
             (families with ``fit_core_stacked``: ``nn_direct``). Each receiver keeps its own
             early stopping and gets the network that :func:`fit` would give it (to
-            round-off); on 2 cores this was measured about 1.5 times faster than one
-            receiver after the other. The peak GPs are fitted per receiver either way.
+            round-off). The peak GPs are fitted per receiver either way.
         **options: passed to :func:`fit`.
 
     Returns:
