@@ -67,6 +67,15 @@ DENSE_CONFIG = TrainConfig(max_epochs=500, patience=100)
 # 200 sources with one start of 100 Adam steps (about 1.5 min per receiver), and every GP is
 # conditioned on all 2000 sources. Table 1 (bench_table1.py) uses the defaults.
 D18_OPTIONS = {"core_gp_options": {"n_subset": 200, "n_restarts": 1, "n_iter": 100}}
+RUNS = (
+    "nuts_nn_direct",
+    "nested_nn_direct",
+    "dynesty_nn_direct",
+    "nuts_nn_direct_paper",
+    "nuts_nn_direct_paper_emulator_variance",
+    "nested_d18",
+    "edt",
+)
 PAPER_TABLE2 = {  # the paper's Table 2: mean and 68 % half-widths, km
     "nn_direct_multinest": {"mean_km": [0.374, 0.300, 1.570], "pm_km": [0.0025, 0.0025, 0.0012]},
     "edt_nonlinloc": {"mean_km": [0.383, 0.320, 1.570], "pm_km": [0.022, 0.022, 0.015]},
@@ -283,7 +292,11 @@ def main():
     parser.add_argument("--quick", action="store_true", help="bundled emulators only, no D18")
     parser.add_argument("--no-dynesty", action="store_true", help="skip the dynesty run")
     parser.add_argument("--dynesty-nlive", type=int, default=500, help="dynesty live points")
+    parser.add_argument(
+        "--runs", nargs="+", choices=RUNS, help="re-run only these, merged into the JSON"
+    )
     args = parser.parse_args()
+    only = set(args.runs or RUNS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     inference.enable_compilation_cache()
     suffix = "_quick" if args.quick else ""
@@ -307,7 +320,17 @@ def main():
             "nuts": "4 chains x 1000 draws, 500 warm-up, global stage 100,000 prior draws",
         },
     }
+    previous = RESULTS / f"location{suffix}.json"
+    if args.runs and previous.exists():  # merge into the last full run
+        results = {**json.loads(previous.read_text()), **{k: results[k] for k in ("machine",)}}
+    draws_dir = js.dataset.cache_dir() / f"location_draws{suffix}"
+    draws_dir.mkdir(parents=True, exist_ok=True)
     sets = {}
+
+    def keep(name, label, x):
+        np.save(draws_dir / f"{name}.npy", x)
+        sets[label] = x
+
     paper_ems = load_bundled(RECEIVERS)
     if args.quick:
         dense_ems, dense_train_s = paper_ems, None
@@ -318,59 +341,74 @@ def main():
     results["settings"]["dense_train_s_total"] = dense_train_s
     _, observed, sigma = observed_data(paper_ems)
     results["settings"]["sigma"] = sigma
+    nuts = {"num_chains": 4, "num_warmup": 500, "num_draws": 1000}
 
     with jax.enable_x64(True):
-        nuts = {"num_chains": 4, "num_warmup": 500, "num_draws": 1000}
         ll_dense = gaussian_log_likelihood(make_forward(dense_ems), observed, sigma)
-        results["nuts_nn_direct"], idata = run_locate(
-            "nuts_nn_direct", ll_dense, "nuts", truth, **nuts
-        )
-        sets["NUTS, NN direct"] = draws(idata)
-        results["nested_nn_direct"], idata = run_locate(
-            "nested_nn_direct", ll_dense, "nested", truth, num_chains=1, num_draws=4000
-        )
-        sets["nested, NN direct"] = draws(idata)
-        if not (args.quick or args.no_dynesty):
+        if "nuts_nn_direct" in only:
+            results["nuts_nn_direct"], idata = run_locate(
+                "nuts_nn_direct", ll_dense, "nuts", truth, **nuts
+            )
+            keep("nuts_nn_direct", "NUTS, NN direct", draws(idata))
+        if "nested_nn_direct" in only:
+            results["nested_nn_direct"], idata = run_locate(
+                "nested_nn_direct", ll_dense, "nested", truth, num_chains=1, num_draws=4000
+            )
+            keep("nested_nn_direct", "nested, NN direct", draws(idata))
+        if "dynesty_nn_direct" in only and not (args.quick or args.no_dynesty):
             results["dynesty_nn_direct"], x = run_dynesty(
                 ll_dense, truth, args.dynesty_nlive, SAMPLER_SEED
             )
             results["dynesty_vs_jaxns_wall_ratio"] = (
                 results["dynesty_nn_direct"]["wall_s"] / results["nested_nn_direct"]["wall_s"]
             )
-            sets["dynesty, NN direct"] = x
+            keep("dynesty_nn_direct", "dynesty, NN direct", x)
 
         fwd_paper = make_forward(paper_ems)
         ll_paper = gaussian_log_likelihood(fwd_paper, observed, sigma)
-        results["nuts_nn_direct_paper"], idata = run_locate(
-            "nuts_nn_direct_paper", ll_paper, "nuts", truth, **nuts
-        )
-        sets["NUTS, NN direct (2000 sources)"] = draws(idata)
+        if "nuts_nn_direct_paper" in only:
+            results["nuts_nn_direct_paper"], idata = run_locate(
+                "nuts_nn_direct_paper", ll_paper, "nuts", truth, **nuts
+            )
+            keep("nuts_nn_direct_paper", "NUTS, NN direct (2000 sources)", draws(idata))
         bench = js.load_benchmark()
-        val = bench.indices("validation")
-        extra = np.stack(
-            [
-                validation_error_variance(e, bench.sources[val], bench.traces[r, val])
-                for e, r in zip(paper_ems, RECEIVERS, strict=True)
-            ]
-        )
-        ll_var = gaussian_log_likelihood(fwd_paper, observed, sigma, extra_variance=extra)
-        results["nuts_nn_direct_paper_emulator_variance"], _ = run_locate(
-            "nuts_nn_direct_paper_emulator_variance", ll_var, "nuts", truth, **nuts
-        )
-        results["settings"]["emulator_variance_mean_over_sigma2"] = float(np.mean(extra) / sigma**2)
-
-        if not args.quick:
+        if "nuts_nn_direct_paper_emulator_variance" in only:
+            val = bench.indices("validation")
+            extra = np.stack(
+                [
+                    validation_error_variance(e, bench.sources[val], bench.traces[r, val])
+                    for e, r in zip(paper_ems, RECEIVERS, strict=True)
+                ]
+            )
+            ll_var = gaussian_log_likelihood(fwd_paper, observed, sigma, extra_variance=extra)
+            results["nuts_nn_direct_paper_emulator_variance"], _ = run_locate(
+                "nuts_nn_direct_paper_emulator_variance", ll_var, "nuts", truth, **nuts
+            )
+            results["settings"]["emulator_variance_mean_over_sigma2"] = float(
+                np.mean(extra) / sigma**2
+            )
+        if "nested_d18" in only and not args.quick:
             d18_ems, d18_train_s = train_or_load("d18", bench, "paper", **D18_OPTIONS)
             results["settings"]["d18_train_s_total"] = d18_train_s
             ll_d18 = gaussian_log_likelihood(make_forward(d18_ems), observed, sigma)
             results["nested_d18"], idata = run_locate(
                 "nested_d18", ll_d18, "nested", truth, num_chains=1, num_draws=4000
             )
-            sets["nested, D18"] = draws(idata)
-    edt_draws = None
-    if not args.quick:
+            keep("nested_d18", "nested, D18", draws(idata))
+    if "edt" in only and not args.quick:
         results["edt"], idata = edt_run(truth)
-        edt_draws = draws(idata)
+        keep("edt", "EDT (nested)", draws(idata))
+    labels = {
+        "nuts_nn_direct": "NUTS, NN direct",
+        "nested_nn_direct": "nested, NN direct",
+        "nuts_nn_direct_paper": "NUTS, NN direct (2000 sources)",
+        "nested_d18": "nested, D18",
+        "edt": "EDT (nested)",
+    }
+    for name, label in labels.items():  # runs not re-run: their cached draws
+        if label not in sets and (draws_dir / f"{name}.npy").exists():
+            sets[label] = np.load(draws_dir / f"{name}.npy")
+    edt_draws = sets.pop("EDT (nested)", None)
 
     (RESULTS / f"location{suffix}.json").write_text(json.dumps(results, indent=2))
     (RESULTS / f"location{suffix}.md").write_text(markdown(results))
@@ -379,9 +417,9 @@ def main():
         truth, RESULTS / f"location{suffix}_corner.png",
         "posterior of the paper's event (4 receivers, waveform likelihood)",
     )  # fmt: skip
-    if edt_draws is not None:
+    if edt_draws is not None and "NUTS, NN direct" in sets:
         plot_corner(
-            {"waveform, NN direct (NUTS)": sets["NUTS, NN direct"], "EDT (nested)": edt_draws},
+            {"waveform, NN direct (NUTS)": sets.get("NUTS, NN direct"), "EDT (nested)": edt_draws},
             truth, RESULTS / "location_edt_overlay.png",
             "waveform against arrival-time (EDT) posterior",
         )  # fmt: skip

@@ -272,10 +272,13 @@ def predict_gps(gps: GaussianProcesses, features):
     """Posterior means of all GPs at raw inputs ``features [..., d]``: ``[..., m]``.
 
     A pure function of arrays (works under ``jit``, ``vmap`` and ``grad``); ``gps`` may hold
-    NumPy or JAX arrays of any float dtype.
+    NumPy or JAX arrays of any float dtype. The computation runs in the wider of the dtypes of
+    ``features`` and ``gps.alpha``: float64 GPs are evaluated in float64 even for float32
+    features (the mean ``k @ alpha`` cancels and needs the digits).
     """
     f = jnp.asarray(features)
     dtype = f.dtype if jnp.issubdtype(f.dtype, jnp.floating) else jnp.float32
+    dtype = jnp.result_type(dtype, jnp.asarray(gps.alpha).dtype)  # float64 GPs stay float64
     x = jnp.asarray(gps.x, dtype)
     z = (f - jnp.asarray(gps.x_scaler.mean, dtype)) / jnp.asarray(gps.x_scaler.std, dtype)
     batch = z.reshape(-1, z.shape[-1])

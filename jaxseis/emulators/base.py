@@ -323,7 +323,8 @@ def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tup
     configuration have identical ``static`` and parameter shapes, so their ``params`` can be
     stacked and the prediction ``vmap``-ed over receivers (:mod:`jaxseis.forward`).
 
-    ``gp_dtype`` is the precision of the peak GPs: float64 by default, which needs JAX's x64
+    ``gp_dtype`` is the precision of the GPs (the peak GPs, and the GPs of PCA+GP, AE+GP and
+    D18): float64 by default, which needs JAX's x64
     mode, both here and when the predictor is traced (``jax.config.update("jax_enable_x64",
     True)``, or build and call it inside ``with jax.enable_x64(True):``). The GP mean
     ``k @ alpha`` is a sum of 2000 terms with weights of up to about 5e4 (the fitted noise is
@@ -332,24 +333,26 @@ def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tup
     is accepted only when asked for explicitly (e.g. for timing).
 
     Raises:
-        ValueError: if the emulator has peak GPs, ``gp_dtype`` is not given and x64 is off.
+        ValueError: if the emulator has GPs, ``gp_dtype`` is not given and x64 is off.
     """
     if not isinstance(emulator, Emulator):
         raise TypeError(f"expected a fitted Emulator, got {type(emulator).__name__}")
     family = _family(emulator.kind)
+    has_gps = family.uses_alignment or _has_core_gps(emulator.core)
     if gp_dtype is None:
-        if family.uses_alignment and not _x64_enabled():
+        if has_gps and not _x64_enabled():
             raise ValueError(X64_MESSAGE)
         gp_dtype = jnp.float64 if _x64_enabled() else dtype
 
     def cast(tree, dt=dtype):
         return jax.tree.map(lambda a: jnp.asarray(a, dt), tree)
 
+    core = {k: cast(v, gp_dtype if k == "gps" else dtype) for k, v in emulator.core.items()}
     params = {
         "receiver": cast(emulator.receiver_km, gp_dtype),
         "mean": cast(emulator.feature_scaler.mean),
         "std": cast(emulator.feature_scaler.std),
-        "core": cast(emulator.core),
+        "core": core,
     }
     if family.uses_alignment:
         g = emulator.peak_gps
@@ -360,20 +363,26 @@ def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tup
         json.dumps(emulator.config, sort_keys=True),
         float(emulator.dt),
         jnp.dtype(gp_dtype).name,
+        has_gps,
     )
     return static, params
 
 
+def _has_core_gps(core: dict) -> bool:
+    """Whether a family's parameters hold GPs (``core["gps"]``: PCA+GP, AE+GP, D18)."""
+    return isinstance(core, dict) and "gps" in core
+
+
 def apply_predictor(static: tuple, params: dict, source):
     """Trace ``[n_samples]`` at a source ``[3]`` (km) from :func:`predictor_parts` output."""
-    kind, config, dt, gp_dtype = static
+    kind, config, dt, gp_dtype, has_gps = static
     family = _family(kind)
-    if family.uses_alignment and gp_dtype == "float64" and not _x64_enabled():
+    if has_gps and gp_dtype == "float64" and not _x64_enabled():
         raise ValueError(X64_MESSAGE)
     dtype = params["mean"].dtype
     core_fn = family.predict_core(params["core"], json.loads(config))
     feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
-    aligned = core_fn((feats.astype(dtype) - params["mean"]) / params["std"])
+    aligned = core_fn((feats.astype(dtype) - params["mean"]) / params["std"]).astype(dtype)
     if not family.uses_alignment:
         return aligned
     g = params["gps"]
