@@ -7,10 +7,10 @@ only here, after fitting), once per seed (0, 1, 2 by default), this measures:
 
 * ``r2d``: the paper's Eq. 12 (:func:`jaxseis.metrics.r2d`) between the 1000 test traces and
   the emulated traces, full traces after un-alignment (:func:`jaxseis.emulators.predict`: peak
-  GPs in float64, the rest in float32, as inference runs them); diagnostics ``r2d_float64``
-  (everything in float64: the GP cores of PCA+GP, AE+GP and D18 otherwise run in float32) and
-  ``r2d_float32_peak_gps`` (peak GPs in float32: their mean ``k @ alpha`` cancels, and the
-  time shifts go wrong by tens of samples);
+  GPs and the GP cores of PCA+GP, AE+GP and D18 in float64, networks in float32, as
+  inference runs them); diagnostics ``r2d_float64`` (everything in float64) and
+  ``r2d_float32_gps`` (every GP in float32: their mean ``k @ alpha`` cancels, and the peak
+  time shifts go wrong by tens of samples: R2D 0.03 instead of 0.998 for NN direct);
 * ``train_s``: the wall time of :func:`jaxseis.emulators.fit` (``info["fit_s"]``: alignment,
   peak GPs, the family's core, its compilation; the paper's "total time to preprocess, train
   and postprocess");
@@ -40,11 +40,14 @@ and ``table1_fig8.png`` (Fig. 8: three test traces, truth against every family, 
 The JSON and markdown are rewritten after every family, so an interrupted run keeps what it
 finished.
 
-Cost on the 2-core development machine (measured per seed; a quiet machine is faster):
-nn_direct ~3 min, pca_nn ~2 min, pca_gp ~2 min, ae_nn ~4 min, ae_gp ~3 min, cvae ~4 min,
-wgan_gp ~6 min, d18 ~11 min; with 3 seeds about 1 h 45 min, plus the dense protocol
-(nn_direct ~12 min, pca_nn ~6 min): about 2 h in all. Run it on a quiet machine (the timings
-are part of the result)::
+Cost on the 2-core development machine, one seed, measured while other jobs ran (load 2-6):
+fit plus evaluation, nn_direct 2.5-4 min (1400-1600 epochs), pca_nn 1.7 min, pca_gp 4-5 min,
+ae_nn 4 min, d18 17 min at load 6 (the process had about half a core); the peak GPs (3
+restarts of 300 Adam steps on 600 events) take 1.5-2 min of every aligned family's fit.
+Estimated, not measured: ae_gp ~5 min, cvae ~4 min, wgan_gp ~8 min (100 epochs at 3.4 s).
+One seed of the 8 families: about 45 min, 3 seeds about 2 h 15 min, plus the dense protocol
+(~10 min; NN direct trains at 2.4 epochs/s on 22,000 sources). Run it on a quiet machine
+(the timings are part of the result)::
 
     python bench/bench_table1.py            # the full table, 3 seeds, and the dense protocol
     python bench/bench_table1.py --quick    # smoke test, ~3 min: writes table1_quick.*
@@ -222,7 +225,7 @@ def time_batch(g, sources: np.ndarray, n_repeat: int) -> float:
 
 def predict_with(e: em.Emulator, sources: np.ndarray, dtype=jnp.float32, gp_dtype=None):
     """Traces ``[n, n_samples]`` from the jitted, vmapped predictor under ``jax.enable_x64``:
-    the network/core in ``dtype``, the peak GPs in ``gp_dtype`` (default float64)."""
+    the networks in ``dtype``, every GP in ``gp_dtype`` (default float64)."""
     with jax.enable_x64(True):
         f = jax.jit(jax.vmap(em.make_predictor(e, dtype=dtype, gp_dtype=gp_dtype)))
         return np.asarray(f(jnp.asarray(sources, jnp.float64)))
@@ -240,10 +243,8 @@ def evaluate(
     """Everything Table 1 reports for one fitted emulator (a JSON-serialisable dict).
 
     ``r2d``, ``eval_ms`` and ``traces_per_s``: the predictor as :func:`em.predict` and
-    inference run it (peak GPs in float64, the rest in float32). Diagnostics: ``r2d_float64``
-    with everything in float64 (the GP cores of ``pca_gp``, ``ae_gp`` and ``d18`` otherwise run
-    in float32), ``r2d_float32_peak_gps`` with the peak GPs in float32 (families with peak
-    alignment only).
+    inference run it (every GP in float64, networks in float32). Diagnostics: ``r2d_float64``
+    with everything in float64, ``r2d_float32_gps`` with every GP in float32.
     """
     with jax.enable_x64(True):
         predictor = em.make_predictor(e)
@@ -263,9 +264,9 @@ def evaluate(
         "size_mb": size / 1e6,
         "n_train": int(info["n_train"]),
     }
-    if e.peak_gps is not None:
+    if e.peak_gps is not None or "gps" in e.core:
         pred = predict_with(e, test_sources, gp_dtype=jnp.float32)
-        out["r2d_float32_peak_gps"] = r2d(test_traces, pred) if np.all(np.isfinite(pred)) else None
+        out["r2d_float32_gps"] = r2d(test_traces, pred) if np.all(np.isfinite(pred)) else None
     for key in ("epochs", "best_epoch"):
         if key in info:
             out[key] = int(info[key])
@@ -288,7 +289,7 @@ def summarise(kind: str, runs: list[dict], settings: dict) -> dict:
         "r2d_std": float(r.std()),
         "r2d_per_seed": r.tolist(),
         "r2d_float64_mean": float(np.mean([x["r2d_float64"] for x in runs])),
-        "r2d_float32_peak_gps_mean": _mean_or_none([x.get("r2d_float32_peak_gps") for x in runs]),
+        "r2d_float32_gps_mean": _mean_or_none([x.get("r2d_float32_gps") for x in runs]),
         "train_s_mean": float(t.mean()),
         "train_s": float(t.mean()),
         "train_s_std": float(t.std()),
@@ -346,26 +347,26 @@ def markdown(result: dict) -> str:
         "",
         f"Central receiver, {result['n_train']} training sources, "
         f"{result['n_test']} test traces; mean ± std over seeds {seeds}. R2D: Eq. 12 on full "
-        "traces (`em.predict`: peak GPs in float64, the rest in float32). Training: the whole "
+        "traces (`em.predict`: GPs in float64, networks in float32). Training: the whole "
         "`fit` (alignment, peak GPs, core, compilation). Evaluation: one jitted single-source "
         "call (median). Size: the saved `.npz` (compressed). Paper: Intel i7-8750H laptop; "
         "D18's R2D and training time from Das et al. (2018) on an HPC cluster.",
     ]
     notes += [
         "",
-        "Precision of the prediction (R2D, mean over seeds): as used (peak GPs float64, the "
-        "rest float32), everything in float64, and the peak GPs in float32:",
+        "Precision of the prediction (R2D, mean over seeds): as used (GPs float64, networks "
+        "float32), everything in float64, and every GP in float32:",
         "",
-        "| model | as used | all float64 | peak GPs float32 |",
+        "| model | as used | all float64 | GPs float32 |",
         "| --- | --- | --- | --- |",
     ]
     for kind in KINDS:
         if kind in models:
             s = models[kind]
-            f32 = s["r2d_float32_peak_gps_mean"]
+            f32 = s.get("r2d_float32_gps_mean", s.get("r2d_float32_peak_gps_mean"))  # old key
             notes.append(
                 f"| {s['label']} | {s['r2d_mean']:.4f} | {s['r2d_float64_mean']:.4f} "
-                f"| {'(no peak GPs)' if f32 is None else format(f32, '.4f')} |"
+                f"| {'(no GPs)' if f32 is None else format(f32, '.4f')} |"
             )
     if result.get("quick"):
         notes.append("")
@@ -384,7 +385,7 @@ def markdown(result: dict) -> str:
             if "skipped" in d:
                 notes.append(f"| {LABELS[kind]} | skipped: {d['skipped']} | | | | |")
                 continue
-            base = result.get(kind, {}).get("r2d_per_seed", [None])[0]
+            base = result.get("models", {}).get(kind, {}).get("r2d_per_seed", [None])[0]
             base_s = "" if base is None else f"{base:.4f}"
             notes.append(
                 f"| {LABELS[kind]} | {d['n_train']} | {d['r2d']:.4f} | {base_s} "
@@ -535,12 +536,12 @@ def main(argv=None):
         "n_validation": len(data.val_sources),
         "n_test": len(test),
         "protocol": {
-            "r2d": "jaxseis.metrics.r2d (Eq. 12) on the test traces, em.predict (peak GPs "
-            "float64, the rest float32)",
+            "r2d": "jaxseis.metrics.r2d (Eq. 12) on the test traces, em.predict (GPs "
+            "float64, networks float32)",
             "r2d_float64": "the same with everything in float64",
-            "r2d_float32_peak_gps": "the same with the peak GPs in float32 (diagnostic)",
+            "r2d_float32_gps": "the same with every GP in float32 (diagnostic)",
             "train_s": "em.fit wall time (info['fit_s']), compilation included",
-            "eval_ms": f"jitted single-source predictor (as em.predict: under x64, peak GPs "
+            "eval_ms": f"jitted single-source predictor (as em.predict: under x64, GPs "
             f"float64), median of {n_calls} calls after warm-up, block_until_ready",
             "traces_per_s": f"jitted vmapped predictor on the {len(test)} test sources, median "
             f"of {n_batch} calls",
