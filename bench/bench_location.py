@@ -330,6 +330,9 @@ def main():
     def keep(name, label, x):
         np.save(draws_dir / f"{name}.npy", x)
         sets[label] = x
+        # rewritten after every run, so that an interrupted run keeps what it finished
+        (RESULTS / f"location{suffix}.json").write_text(json.dumps(results, indent=2))
+        (RESULTS / f"location{suffix}.md").write_text(markdown(results))
 
     paper_ems = load_bundled(RECEIVERS)
     if args.quick:
@@ -387,6 +390,9 @@ def main():
             results["settings"]["emulator_variance_mean_over_sigma2"] = float(
                 np.mean(extra) / sigma**2
             )
+        if "edt" in only and not args.quick:
+            results["edt"], idata = edt_run(truth)
+            keep("edt", "EDT (nested)", draws(idata))
         if "nested_d18" in only and not args.quick:
             d18_ems, d18_train_s = train_or_load("d18", bench, "paper", **D18_OPTIONS)
             results["settings"]["d18_train_s_total"] = d18_train_s
@@ -395,9 +401,6 @@ def main():
                 "nested_d18", ll_d18, "nested", truth, num_chains=1, num_draws=4000
             )
             keep("nested_d18", "nested, D18", draws(idata))
-    if "edt" in only and not args.quick:
-        results["edt"], idata = edt_run(truth)
-        keep("edt", "EDT (nested)", draws(idata))
     labels = {
         "nuts_nn_direct": "NUTS, NN direct",
         "nested_nn_direct": "nested, NN direct",
