@@ -167,6 +167,24 @@ def _condition_one(theta, x, y):
     return jax.scipy.linalg.cho_solve((chol, True), y)
 
 
+def _map_full_batches(f, xs, batch_size: int):
+    """``jax.lax.map(f, xs, batch_size=batch_size)`` with the leading axis padded (repeating
+    its last element) to a multiple of ``batch_size``, the padding dropped from the result.
+
+    With a remainder, ``lax.map`` runs it as a second computation that XLA's CPU runtime may
+    execute concurrently with the batched one; with both calling LAPACK (single-threaded
+    OpenBLAS) this deadlocked here: 5 GPs with ``batch_size=4`` hung with the process idle,
+    4 GPs finished in 5 s.
+    """
+    m = jax.tree.leaves(xs)[0].shape[0]
+    batch_size = min(batch_size, m)
+    pad = -m % batch_size
+    if pad:
+        xs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), xs)
+    out = jax.lax.map(f, xs, batch_size=batch_size)
+    return jax.tree.map(lambda a: a[:m], out)
+
+
 def fit_gps(
     features,
     targets,
@@ -236,7 +254,7 @@ def fit_gps(
             lambda t0, yy: _fit_one(t0, xs, yy, n_iter), in_axes=(0, None)
         )
         thetas, losses = jax.jit(
-            lambda t0, yy: jax.lax.map(lambda a: fit(*a), (t0, yy), batch_size=batch_size)
+            lambda t0, yy: _map_full_batches(lambda a: fit(*a), (t0, yy), batch_size)
         )(jnp.asarray(theta0), ys)
         best = jnp.argmin(losses, axis=1)
         theta = thetas[jnp.arange(m), best]  # [m, d + 2]
@@ -248,8 +266,8 @@ def fit_gps(
         x, y = x[keep], y[keep]
         xf = jnp.asarray(x)
         alpha = jax.jit(
-            lambda th, yy: jax.lax.map(
-                lambda a: _condition_one(a[0], xf, a[1]), (th, yy), batch_size=batch_size
+            lambda th, yy: _map_full_batches(
+                lambda a: _condition_one(a[0], xf, a[1]), (th, yy), batch_size
             )
         )(theta, jnp.asarray(y.T))
         log_amp, log_scales, log_noise = jax.vmap(lambda t: _unpack(t, d))(theta)

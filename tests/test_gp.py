@@ -118,3 +118,14 @@ def test_prediction_kernel_equals_tinygp_and_has_finite_gradient_at_training_poi
         )
         g = jax.grad(lambda p: gp._matern32_cross(p[None], b, la, ls).sum())(b[2])
         assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_gp_count_not_a_multiple_of_the_batch_size():
+    """5 GPs in batches of 4 once deadlocked (lax.map's remainder ran concurrently)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(size=(150, 2))
+    y = np.stack([np.sin((k + 1) * x[:, 0]) + x[:, 1] for k in range(5)], axis=1)
+    gps = gp.fit_gps(x, y, n_subset=60, n_iter=20, n_restarts=1, batch_size=4)
+    assert gps.alpha.shape == (5, 150)
+    one = gp.fit_gps(x, y[:, 4], n_subset=60, n_iter=20, n_restarts=1)
+    np.testing.assert_allclose(gps.log_scales[4], one.log_scales[0], rtol=1e-6)
