@@ -82,7 +82,7 @@ def run(
 
     if quick:
         stage = inference.GlobalStage(num_draws=20_000, num_polish=8, polish_steps=200)
-        settings = {"num_chains": 4, "num_warmup": 300, "num_draws": 300}
+        settings = {"num_chains": 4, "num_warmup": 300, "num_draws": 600}
     else:
         stage = inference.GlobalStage()
         settings = {"num_chains": 4, "num_warmup": 500, "num_draws": 1000}
