@@ -210,6 +210,18 @@ def _run(step_fn, val_fn, state, data, val_data, key, config, desc, *, stacked: 
     return out
 
 
+def _optax_step(loss_fn, optimizer):
+    """The ``step_fn`` of :func:`train` for a state ``(params, opt_state)``."""
+
+    def step_fn(state, batch, _key):
+        p, o = state
+        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
+        updates, o = optimizer.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    return step_fn
+
+
 def train_supervised(
     loss_fn: Callable[[PyTree, tuple], jax.Array],
     params: PyTree,
@@ -230,18 +242,12 @@ def train_supervised(
     optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
     val_data = tuple(jnp.asarray(a) for a in val_data)
 
-    def step_fn(state, batch, _key):
-        p, o = state
-        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
-        updates, o = optimizer.update(grads, o, p)
-        return (optax.apply_updates(p, updates), o), loss
-
     def val_fn(state):
         return loss_fn(state[0], val_data)
 
     return train(
-        step_fn, val_fn, (params, optimizer.init(params)), data, key=key, config=config,
-        desc=desc,
+        _optax_step(loss_fn, optimizer), val_fn, (params, optimizer.init(params)), data,
+        key=key, config=config, desc=desc,
     )  # fmt: skip
 
 
@@ -267,12 +273,7 @@ def train_supervised_stacked(
     :class:`TrainResult` per model (``wall_s`` is the shared wall time).
     """
     optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
-
-    def step_fn(state, batch, _key):
-        p, o = state
-        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
-        updates, o = optimizer.update(grads, o, p)
-        return (optax.apply_updates(p, updates), o), loss
+    step_fn = _optax_step(loss_fn, optimizer)
 
     def val_fn(state, val_data):
         return loss_fn(state[0], val_data)

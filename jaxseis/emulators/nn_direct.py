@@ -24,23 +24,35 @@ def fit_core(
     config: TrainConfig = TrainConfig(),
 ) -> tuple[dict, dict, dict]:
     """Train the network on aligned traces (units of the reference peak)."""
+    spec, loss = _network(hidden, data)
+    res = train_supervised(
+        loss, init_state(spec, seed), (data["z_train"], data["train"]),
+        (data["z_val"], data["val"]), key=jax.random.PRNGKey(seed),
+        learning_rate=learning_rate, config=config, desc=name,
+    )  # fmt: skip
+    return _fitted(res, spec, learning_rate)
+
+
+def _network(hidden: tuple[int, ...], data: dict):
+    """The network's spec and its MSE loss on a batch ``(features, aligned traces)``."""
     n_samples = int(data["train"].shape[1])
     spec = {"type": "mlp", "sizes": [4, *hidden, n_samples], "slope": 0.2}
-    params = init_state(spec, seed)
 
     def loss(p, batch):
         return mse(apply(spec, p)(batch[0]), batch[1])
 
-    res = train_supervised(
-        loss, params, (data["z_train"], data["train"]), (data["z_val"], data["val"]),
-        key=jax.random.PRNGKey(seed), learning_rate=learning_rate, config=config, desc=name,
-    )  # fmt: skip
+    return spec, loss
+
+
+def _fitted(res, spec: dict, learning_rate: float, **extra_info) -> tuple[dict, dict, dict]:
+    """``(core, config, info)`` of a training result."""
     info = {
         "train_s": res.wall_s,
         "best_epoch": res.best_epoch,
         "best_val_loss": res.best_val_loss,
         "epochs": len(res.val_loss),
         "n_params": count_parameters(res.state[0]),
+        **extra_info,
     }
     return {"net": res.state[0]}, {"net": spec, "learning_rate": learning_rate}, info
 
@@ -61,14 +73,9 @@ def fit_core_stacked(
     shapes = {(p["train"].shape, p["val"].shape) for p in payloads}
     if len(shapes) != 1:
         raise ValueError(f"stacked training needs equal training/validation sizes; got {shapes}")
-    n_samples = int(payloads[0]["train"].shape[1])
-    spec = {"type": "mlp", "sizes": [4, *hidden, n_samples], "slope": 0.2}
-    params = init_state(spec, seed)
+    spec, loss = _network(hidden, payloads[0])
     m = len(payloads)
-    stacked = jax.tree.map(lambda a: jnp.broadcast_to(a, (m, *a.shape)), params)
-
-    def loss(p, batch):
-        return mse(apply(spec, p)(batch[0]), batch[1])
+    stacked = jax.tree.map(lambda a: jnp.broadcast_to(a, (m, *a.shape)), init_state(spec, seed))
 
     def stack(key):
         return jnp.stack([jnp.asarray(p[key]) for p in payloads])
@@ -78,18 +85,7 @@ def fit_core_stacked(
         keys=jnp.stack([jax.random.PRNGKey(seed)] * m), learning_rate=learning_rate,
         config=config, desc=f"{name} x{m}",
     )  # fmt: skip
-    out = []
-    for res in results:
-        info = {
-            "train_s": res.wall_s,
-            "best_epoch": res.best_epoch,
-            "best_val_loss": res.best_val_loss,
-            "epochs": len(res.val_loss),
-            "n_params": count_parameters(res.state[0]),
-            "stacked_receivers": m,
-        }
-        out.append(({"net": res.state[0]}, {"net": spec, "learning_rate": learning_rate}, info))
-    return out
+    return [_fitted(res, spec, learning_rate, stacked_receivers=m) for res in results]
 
 
 def predict_core(core: dict, config: dict):
