@@ -191,3 +191,23 @@ def test_stacked_training_equals_one_receiver_at_a_time(bench):
         np.testing.assert_allclose(pb, pa, atol=1e-4 * np.abs(pa).max())
     with pytest.raises(ValueError, match="no stacked training"):
         em.fit_receivers("pca_nn", bench, [1, 4], stacked=True, **kw)
+
+
+def test_shared_peaks_give_the_same_emulator(data, heldout):
+    peaks = em.fit_peaks(data, seed=0, gp_options=GP_FAST)
+    assert peaks.fit_s > 0
+    cfg = FAST._replace(max_epochs=60)
+    own = em.fit("pca_nn", data, seed=0, config=cfg, gp_options=GP_FAST)
+    shared = em.fit("pca_nn", data, seed=0, config=cfg, peaks=peaks)
+    np.testing.assert_array_equal(
+        em.predict(shared, heldout[0][:10]), em.predict(own, heldout[0][:10])
+    )
+    assert shared.info["peaks_reused"] and not own.info["peaks_reused"]
+    assert shared.info["fit_s"] >= peaks.fit_s
+    with pytest.raises(ValueError, match="seed 0 and rule 'first_peak'"):
+        em.fit("pca_nn", data, seed=1, config=cfg, peaks=peaks)
+    other = data._replace(train_traces=data.train_traces * 1.01)
+    with pytest.raises(ValueError, match="other training data"):
+        em.fit("pca_nn", other, seed=0, config=cfg, peaks=peaks)
+    with pytest.raises(TypeError, match="fit_peaks"):
+        em.fit("pca_nn", data, seed=0, config=cfg, peaks=(peaks.alignment, peaks.peak_gps))

@@ -22,8 +22,10 @@ from jaxseis.emulators.ae import AE_GP, AE_NN
 from jaxseis.emulators.base import (
     FAMILIES,
     Emulator,
+    Peaks,
     TrainingData,
     fit,
+    fit_peaks,
     fit_receivers,
     load,
     make_predictor,
@@ -46,8 +48,10 @@ register(d18)
 __all__ = [
     "FAMILIES",
     "Emulator",
+    "Peaks",
     "TrainingData",
     "fit",
+    "fit_peaks",
     "fit_receivers",
     "load",
     "make_predictor",

@@ -19,6 +19,7 @@ and its configuration. Loading refuses a file of another version or family with 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -46,9 +47,11 @@ __all__ = [
     "FORMAT_VERSION",
     "Emulator",
     "Family",
+    "Peaks",
     "TrainingData",
     "apply_predictor",
     "fit",
+    "fit_peaks",
     "fit_receivers",
     "load",
     "make_predictor",
@@ -164,6 +167,63 @@ def _family(kind: str):
     return FAMILIES[kind]
 
 
+class Peaks(NamedTuple):
+    """The family-independent part of a fit: the reference peak and the two peak GPs.
+
+    Made by :func:`fit_peaks` and passed to :func:`fit` (``peaks=``) to fit several families
+    on the same training data without refitting the GPs.
+
+    Attributes:
+        alignment: the reference peak (:class:`~jaxseis.preprocess.Alignment`).
+        peak_gps: GPs of ``[log(A / A_ref), t - t_ref]``.
+        seed: the seed they were fitted with.
+        alignment_rule: ``"first_peak"`` or ``"max"``.
+        fingerprint: digest of the training and validation data they were fitted on.
+        fit_s: wall time of the alignment and the GP fit, s.
+    """
+
+    alignment: Alignment
+    peak_gps: GaussianProcesses
+    seed: int
+    alignment_rule: str
+    fingerprint: str
+    fit_s: float
+
+
+def _fingerprint(data: TrainingData) -> str:
+    h = hashlib.sha256()
+    for a in (data.receiver_km, data.train_sources, data.train_traces, data.val_sources):
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def fit_peaks(
+    data: TrainingData,
+    *,
+    seed: int = 0,
+    alignment_rule: str = "first_peak",
+    gp_options: dict | None = None,
+) -> Peaks:
+    """Fit the peak alignment and the two peak GPs once, for reuse by several families.
+
+    :func:`fit` does this itself when it is not given ``peaks``; the result is the same
+    (same seed, same data, same GPs), so ``fit(kind, data, peaks=fit_peaks(data))`` equals
+    ``fit(kind, data)``. Args as in :func:`fit`.
+    """
+    _check_training_data(data)
+    tic = time.perf_counter()
+    alignment = fit_alignment(data.train_traces, data.dt, rule=alignment_rule, seed=seed)
+    _, lr_tr, sh_tr = align(alignment, data.train_traces)
+    x_train = source_features(data.train_sources, data.receiver_km)
+    peak_gps = fit_gps(x_train, np.stack([lr_tr, sh_tr], axis=1), seed=seed, **(gp_options or {}))
+    return Peaks(
+        alignment, peak_gps, int(seed), alignment_rule, _fingerprint(data),
+        time.perf_counter() - tic,
+    )  # fmt: skip
+
+
 def fit(
     kind: str,
     data: TrainingData,
@@ -171,6 +231,7 @@ def fit(
     seed: int = 0,
     alignment_rule: str = "first_peak",
     gp_options: dict | None = None,
+    peaks: Peaks | None = None,
     **options,
 ) -> Emulator:
     """Fit an emulator of family ``kind`` on the training split (validation: early stopping).
@@ -182,16 +243,21 @@ def fit(
         seed: seeds every random choice (reference trace, initialisation, batches, GPs).
         alignment_rule: ``"first_peak"`` (default) or the paper's ``"max"``.
         gp_options: options of the peak GPs (see :func:`jaxseis.gp.fit_gps`).
+        peaks: the alignment and peak GPs from :func:`fit_peaks` on the same ``data``, seed
+            and alignment rule, to skip refitting them (ignored by families without
+            alignment). The emulator's ``info["fit_s"]`` then includes ``peaks.fit_s``.
         **options: family options (e.g. ``config=TrainConfig(...)``).
     """
     family = _family(kind)
     tic = time.perf_counter()
-    prepared = _prepare(family, data, seed, alignment_rule, gp_options)
+    prepared = _prepare(family, data, seed, alignment_rule, gp_options, peaks)
     core, config, info = family.fit_core(prepared["payload"], seed=seed, **options)
     return _assemble(family, data, prepared, core, config, info, seed, alignment_rule, tic)
 
 
-def _prepare(family, data: TrainingData, seed: int, alignment_rule: str, gp_options) -> dict:
+def _prepare(
+    family, data: TrainingData, seed: int, alignment_rule: str, gp_options, peaks=None
+) -> dict:
     """Features, alignment and peak GPs of one receiver: the family-independent part of fit."""
     _check_training_data(data)
     x_train = source_features(data.train_sources, data.receiver_km)
@@ -203,26 +269,37 @@ def _prepare(family, data: TrainingData, seed: int, alignment_rule: str, gp_opti
         "x_train": x_train,
         "dt": data.dt,
     }
-    alignment, peak_gps = None, None
-    t_gp = 0.0
+    alignment, peak_gps, t_gp, reused = None, None, 0.0, False
     if family.uses_alignment:
-        alignment = fit_alignment(data.train_traces, data.dt, rule=alignment_rule, seed=seed)
-        a_tr, lr_tr, sh_tr = align(alignment, data.train_traces)
+        if peaks is None:
+            peaks = fit_peaks(data, seed=seed, alignment_rule=alignment_rule, gp_options=gp_options)
+        else:
+            _check_peaks(peaks, data, seed, alignment_rule)
+            reused = True
+        alignment, peak_gps, t_gp = peaks.alignment, peaks.peak_gps, peaks.fit_s
+        a_tr, _, _ = align(alignment, data.train_traces)
         a_va, _, _ = align(alignment, data.val_traces)
         payload["train"] = a_tr / np.float32(alignment.ref_amplitude)
         payload["val"] = a_va / np.float32(alignment.ref_amplitude)
-        tg = time.perf_counter()
-        peak_gps = fit_gps(
-            x_train, np.stack([lr_tr, sh_tr], axis=1), seed=seed, **(gp_options or {})
-        )
-        t_gp = time.perf_counter() - tg
     else:
         payload["train"] = np.asarray(data.train_traces, dtype=np.float32)
         payload["val"] = np.asarray(data.val_traces, dtype=np.float32)
     return {
         "payload": payload, "scaler": scaler, "alignment": alignment, "peak_gps": peak_gps,
-        "t_gp": t_gp,
+        "t_gp": t_gp, "reused": reused,
     }  # fmt: skip
+
+
+def _check_peaks(peaks, data: TrainingData, seed: int, alignment_rule: str) -> None:
+    if not isinstance(peaks, Peaks):
+        raise TypeError(f"peaks must come from fit_peaks, got {type(peaks).__name__}")
+    if peaks.fingerprint != _fingerprint(data):
+        raise ValueError("peaks were fitted on other training data than this fit's")
+    if peaks.seed != seed or peaks.alignment_rule != alignment_rule:
+        raise ValueError(
+            f"peaks were fitted with seed {peaks.seed} and rule {peaks.alignment_rule!r}, "
+            f"this fit asks for seed {seed} and rule {alignment_rule!r}"
+        )
 
 
 def _assemble(family, data, prepared, core, config, info, seed, alignment_rule, tic) -> Emulator:
@@ -233,7 +310,8 @@ def _assemble(family, data, prepared, core, config, info, seed, alignment_rule, 
         "n_train": len(data.train_sources),
         "n_val": len(data.val_sources),
         "peak_gp_fit_s": prepared["t_gp"],
-        "fit_s": time.perf_counter() - tic,
+        "peaks_reused": prepared["reused"],
+        "fit_s": time.perf_counter() - tic + (prepared["t_gp"] if prepared["reused"] else 0.0),
     }
     return Emulator(
         family.name, np.asarray(data.receiver_km), float(data.dt),
