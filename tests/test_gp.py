@@ -120,6 +120,31 @@ def test_prediction_kernel_equals_tinygp_and_has_finite_gradient_at_training_poi
         assert np.all(np.isfinite(np.asarray(g)))
 
 
+def test_batched_means_equal_the_kernel_vector_product_and_their_gradients_agree():
+    """predict_gps's fused distances equal k(z, X) @ alpha per GP, value and gradient,
+    also at a training point."""
+    rng = np.random.default_rng(6)
+    n, m, d = 300, 7, 4
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.normal(size=(n, d)))
+        alpha = jnp.asarray(rng.normal(size=(m, n)) * 1e3)
+        la, ls = jnp.asarray(rng.normal(size=m) * 0.2), jnp.asarray(rng.normal(size=(m, d)) * 0.5)
+        z = jnp.concatenate([jnp.asarray(rng.normal(size=(5, d))), x[:1]])
+
+        def reference(z):
+            return jnp.stack(
+                [gp._matern32_cross(z, x, la[j], ls[j]) @ alpha[j] for j in range(m)], axis=-1
+            )
+
+        fast = gp._posterior_means(z, x, alpha, la, ls)
+        ref = reference(z)
+        np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-10 * float(jnp.abs(ref).max()))
+        g_fast = jax.grad(lambda z: gp._posterior_means(z, x, alpha, la, ls).sum())(z)
+        g_ref = jax.grad(lambda z: reference(z).sum())(z)
+        assert np.all(np.isfinite(np.asarray(g_fast)))
+        np.testing.assert_allclose(g_fast, g_ref, rtol=0, atol=1e-9 * float(jnp.abs(g_ref).max()))
+
+
 def test_gp_count_not_a_multiple_of_the_batch_size():
     """5 GPs in batches of 4 once deadlocked (lax.map's remainder ran concurrently)."""
     rng = np.random.default_rng(5)
