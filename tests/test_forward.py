@@ -37,8 +37,10 @@ def test_stacked_forward_equals_per_receiver_predictors(emulators, bench):
         fwd = make_forward(emulators)
         out = np.asarray(fwd(jnp.asarray(src)))
         singles = [np.asarray(jax.jit(em.make_predictor(e))(jnp.asarray(src))) for e in emulators]
+        looped = np.asarray(make_forward(emulators, stack=False)(jnp.asarray(src)))
     assert out.shape == (2, 501)
     np.testing.assert_allclose(out, np.stack(singles), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(looped, out, rtol=1e-5, atol=1e-7)
 
 
 def test_forward_gradient_matches_finite_differences(emulators, bench):
