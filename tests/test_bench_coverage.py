@@ -1,0 +1,26 @@
+"""bench/bench_coverage.py in quick mode: the Laplace posterior of the paper's experiment is
+calibrated on a perfect model, and the JSON and markdown are written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_coverage.py"
+
+
+def test_quick_coverage_run(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_coverage", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--seeds", "12", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "coverage_quick.json").read_text())
+    assert set(result["arms"]) == set(module.ARMS)
+    control = result["arms"]["emulated_control"]
+    assert control["n"] == 12
+    # exact model: 95 % intervals cover the truth; 8 or fewer hits of 12 has probability 2e-3
+    assert min(control["cover95"]) >= 9 / 12
+    # the emulators' error is small against the noise (both in units of sigma^2)
+    assert result["emulator_residual_at_truth_over_sigma2"] < 0.05
+    assert "| emulated_control |" in (tmp_path / "coverage_quick.md").read_text()
