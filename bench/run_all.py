@@ -25,6 +25,7 @@ SCRIPTS = {
     "simulate": "bench_simulate.py",
     "edt": "bench_edt.py",
     "location": "bench_location.py",
+    "coverage": "bench_coverage.py",
     "table1": "bench_table1.py",
 }
 
