@@ -309,24 +309,26 @@ def predict_gps(gps: GaussianProcesses, features):
 
 
 def _posterior_means(batch, x, alpha, log_amp, log_scales):
-    """Standardised means ``[b, m]`` of ``m`` GPs sharing the inputs ``x [n, d]``.
+    """Standardised means ``[b, m]`` at ``batch [b, d]`` of ``m`` GPs sharing the inputs
+    ``x [n, d]``.
 
-    The scaled squared distances of all GPs at once, ``sum_i s[:, i] (z_i - x[:, i])^2`` with
-    ``s = exp(-2 log_scales)``, unrolled over the ``d`` features so that XLA fuses the
-    distances, the kernel and the sum into one pass over ``[n, m]``: 3 times faster than
-    a ``vmap`` of :func:`_matern32_cross` over D18's 200 GPs (2.7 against 8.3 ms per
-    receiver, measured on 2 cores), equal to it to round-off (tested). The guarded square
-    root keeps the gradient finite at a training point.
+    Per GP, the scaled squared distances ``sum_i s_i (z_i - x_i)^2`` (``s = exp(-2
+    log_scales)``) are summed over the ``d`` features unrolled, so that XLA fuses distances
+    and kernel into one pass over ``[b, n]`` without a ``[b, n, d]`` temporary, followed by
+    one product with ``alpha``. Measured against a ``vmap`` of :func:`_matern32_cross` on one
+    loaded core: 1.6 times the throughput for NN direct's 2 peak GPs on 10,000 sources, half
+    the time for D18's 4 x 200 GPs at one source; equal to it to round-off (tested). The
+    guarded square root keeps the gradient finite at a training point.
     """
-    s = jnp.exp(-2.0 * log_scales)  # [m, d]
 
-    def one(z):
-        r2 = sum(s[None, :, i] * (z[i] - x[:, i, None]) ** 2 for i in range(x.shape[1]))
+    def one(alpha_j, log_amp_j, log_scales_j):
+        s = jnp.exp(-2.0 * log_scales_j)
+        r2 = sum(s[i] * (batch[:, i, None] - x[None, :, i]) ** 2 for i in range(x.shape[1]))
         positive = r2 > 0
         r = jnp.sqrt(3.0) * jnp.where(positive, jnp.sqrt(jnp.where(positive, r2, 1.0)), 0.0)
-        return jnp.exp(2.0 * log_amp) * jnp.sum((1.0 + r) * jnp.exp(-r) * alpha.T, axis=0)
+        return jnp.exp(2.0 * log_amp_j) * (((1.0 + r) * jnp.exp(-r)) @ alpha_j)
 
-    return jax.vmap(one)(batch)
+    return jax.vmap(one)(alpha, log_amp, log_scales).T
 
 
 def gps_to_dict(gps: GaussianProcesses) -> dict:
