@@ -24,6 +24,7 @@ SCRIPTS = {
     "latency": "bench_latency.py",
     "simulate": "bench_simulate.py",
     "edt": "bench_edt.py",
+    "gp_fit": "bench_gp_fit.py",
     "location": "bench_location.py",
     "coverage": "bench_coverage.py",
     "table1": "bench_table1.py",
@@ -40,7 +41,8 @@ def main() -> int:
         print("=== simulate: no quick mode (about 5 min), skipped with --quick")
         names = [n for n in names if n != "simulate"]
     for name in names:
-        cmd = [sys.executable, str(HERE / SCRIPTS[name])] + (["--quick"] if args.quick else [])
+        quick = ["--quick"] if args.quick and name != "gp_fit" else []
+        cmd = [sys.executable, str(HERE / SCRIPTS[name]), *quick]
         print(f"=== {name}: {' '.join(cmd)}", flush=True)
         tic = time.perf_counter()
         code = subprocess.call(cmd, cwd=HERE.parent)
