@@ -213,15 +213,18 @@ def fit_peaks(
     ``fit(kind, data)``. Args as in :func:`fit`.
     """
     _check_training_data(data)
+    alignment, peak_gps, fit_s, _ = _fit_peaks(data, seed, alignment_rule, gp_options)
+    return Peaks(alignment, peak_gps, int(seed), alignment_rule, _fingerprint(data), fit_s)
+
+
+def _fit_peaks(data: TrainingData, seed: int, alignment_rule: str, gp_options):
+    """``(alignment, peak GPs, wall time s, aligned training traces)``."""
     tic = time.perf_counter()
     alignment = fit_alignment(data.train_traces, data.dt, rule=alignment_rule, seed=seed)
-    _, lr_tr, sh_tr = align(alignment, data.train_traces)
+    a_tr, lr_tr, sh_tr = align(alignment, data.train_traces)
     x_train = source_features(data.train_sources, data.receiver_km)
     peak_gps = fit_gps(x_train, np.stack([lr_tr, sh_tr], axis=1), seed=seed, **(gp_options or {}))
-    return Peaks(
-        alignment, peak_gps, int(seed), alignment_rule, _fingerprint(data),
-        time.perf_counter() - tic,
-    )  # fmt: skip
+    return alignment, peak_gps, time.perf_counter() - tic, a_tr
 
 
 def fit(
@@ -272,12 +275,12 @@ def _prepare(
     alignment, peak_gps, t_gp, reused = None, None, 0.0, False
     if family.uses_alignment:
         if peaks is None:
-            peaks = fit_peaks(data, seed=seed, alignment_rule=alignment_rule, gp_options=gp_options)
+            alignment, peak_gps, t_gp, a_tr = _fit_peaks(data, seed, alignment_rule, gp_options)
         else:
             _check_peaks(peaks, data, seed, alignment_rule)
             reused = True
-        alignment, peak_gps, t_gp = peaks.alignment, peaks.peak_gps, peaks.fit_s
-        a_tr, _, _ = align(alignment, data.train_traces)
+            alignment, peak_gps, t_gp = peaks.alignment, peaks.peak_gps, peaks.fit_s
+            a_tr, _, _ = align(alignment, data.train_traces)
         a_va, _, _ = align(alignment, data.val_traces)
         payload["train"] = a_tr / np.float32(alignment.ref_amplitude)
         payload["val"] = a_va / np.float32(alignment.ref_amplitude)
