@@ -252,8 +252,7 @@ def run(n_seeds: int, n_nuts: int) -> dict:
         obs = clean + noises[i]
         ll = gaussian_log_likelihood(forward, obs, sigma)
         idata = inference.locate(ll, inference.paper_prior(), method="nuts", key=jax.random.key(i))
-        post = idata.posterior
-        xs = np.stack([post[c].values.ravel() for c in ("x", "y", "z")], axis=1)
+        xs = inference.posterior_draws(idata)
         m, sd = fits["simulated"][0][i], fits["simulated"][1][i]
         checks.append(
             {

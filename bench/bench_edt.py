@@ -45,6 +45,7 @@ import numpy as np
 
 import jaxseis as js
 from jaxseis.geometry import SEABED_Z_KM, Grid
+from jaxseis.inference import posterior_draws
 from jaxseis.likelihood.edt import (
     edt_log_likelihood,
     edt_pair_residuals,
@@ -508,7 +509,7 @@ def main():
     nested, note, idata = sample(lls["edt_nonlinloc"], "nested")
     draws = None
     if nested is not None:
-        draws = np.stack([np.asarray(idata.posterior[c]).ravel() for c in ("x", "y", "z")], -1)
+        draws = posterior_draws(idata)
         edt = {**nested, "method": "nested"}
     else:
         edt = {**grid_summary["edt_nonlinloc"], "method": "grid", "note": note}

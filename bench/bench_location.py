@@ -121,11 +121,6 @@ def summarise(idata, truth) -> dict:
     return s
 
 
-def draws(idata) -> np.ndarray:
-    p = idata.posterior
-    return np.stack([np.asarray(p[c]).ravel() for c in inference.COORDS], axis=1)
-
-
 def run_locate(name, loglike, method, truth, **kw):
     print(f"--- {name}: {method}", flush=True)
     with warnings.catch_warnings():
@@ -352,12 +347,12 @@ def main():
             results["nuts_nn_direct"], idata = run_locate(
                 "nuts_nn_direct", ll_dense, "nuts", truth, **nuts
             )
-            keep("nuts_nn_direct", "NUTS, NN direct", draws(idata))
+            keep("nuts_nn_direct", "NUTS, NN direct", inference.posterior_draws(idata))
         if "nested_nn_direct" in only:
             results["nested_nn_direct"], idata = run_locate(
                 "nested_nn_direct", ll_dense, "nested", truth, num_chains=1, num_draws=4000
             )
-            keep("nested_nn_direct", "nested, NN direct", draws(idata))
+            keep("nested_nn_direct", "nested, NN direct", inference.posterior_draws(idata))
         if "dynesty_nn_direct" in only and not (args.quick or args.no_dynesty):
             results["dynesty_nn_direct"], x = run_dynesty(
                 ll_dense, truth, args.dynesty_nlive, SAMPLER_SEED
@@ -373,7 +368,11 @@ def main():
             results["nuts_nn_direct_paper"], idata = run_locate(
                 "nuts_nn_direct_paper", ll_paper, "nuts", truth, **nuts
             )
-            keep("nuts_nn_direct_paper", "NUTS, NN direct (2000 sources)", draws(idata))
+            keep(
+                "nuts_nn_direct_paper",
+                "NUTS, NN direct (2000 sources)",
+                inference.posterior_draws(idata),
+            )
         bench = js.load_benchmark()
         if "nuts_nn_direct_paper_emulator_variance" in only:
             val = bench.indices("validation")
@@ -392,7 +391,7 @@ def main():
             )
         if "edt" in only and not args.quick:
             results["edt"], idata = edt_run(truth)
-            keep("edt", "EDT (nested)", draws(idata))
+            keep("edt", "EDT (nested)", inference.posterior_draws(idata))
         if "nested_d18" in only and not args.quick:
             d18_ems, d18_train_s = train_or_load("d18", bench, "paper", **D18_OPTIONS)
             results["settings"]["d18_train_s_total"] = d18_train_s
@@ -400,7 +399,7 @@ def main():
             results["nested_d18"], idata = run_locate(
                 "nested_d18", ll_d18, "nested", truth, num_chains=1, num_draws=4000
             )
-            keep("nested_d18", "nested, D18", draws(idata))
+            keep("nested_d18", "nested, D18", inference.posterior_draws(idata))
     labels = {
         "nuts_nn_direct": "NUTS, NN direct",
         "nested_nn_direct": "nested, NN direct",

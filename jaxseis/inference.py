@@ -82,6 +82,7 @@ __all__ = [
     "enable_compilation_cache",
     "locate",
     "paper_prior",
+    "posterior_draws",
     "summary_dict",
     "summary_table",
     "unconstrained_log_density",
@@ -768,8 +769,9 @@ def _to_inference_data(x: np.ndarray, stats: dict, prior: BoxPrior, method: str,
     return idata
 
 
-def _draws(idata) -> np.ndarray:
-    """Pooled posterior draws ``[n, 3]`` km."""
+def posterior_draws(idata) -> np.ndarray:
+    """Pooled posterior draws ``[n_chains * n_draws, 3]`` (x, y, z in km) of a
+    :func:`locate` result."""
     return np.stack([np.asarray(idata.posterior[c]).ravel() for c in COORDS], axis=-1)
 
 
@@ -805,7 +807,7 @@ def summary_dict(idata) -> dict[str, Any]:
         else ``None``); ``wall_s``; ``num_chains``; ``num_draws``.
     """
     attrs = idata.posterior.attrs
-    draws = _draws(idata)
+    draws = posterior_draws(idata)
     q = np.percentile(draws, [2.5, 16.0, 84.0, 97.5], axis=0)
     rhat, ess = _chain_stats(idata)
     if attrs.get("method") == "nested":
@@ -921,7 +923,7 @@ def _pile_up_messages(idata) -> list[str]:
     attrs = idata.posterior.attrs
     if "prior_lower_km" not in attrs:
         return []
-    draws = _draws(idata)
+    draws = posterior_draws(idata)
     lo = np.asarray(attrs["prior_lower_km"])
     hi = np.asarray(attrs["prior_upper_km"])
     q25, q75 = np.percentile(draws, [25.0, 75.0], axis=0)

@@ -100,7 +100,7 @@ def nested_linear(linear_toy, tmp_path_factory):
 
 
 def _moments(idata):
-    d = np.stack([np.asarray(idata.posterior[c]).ravel() for c in inf.COORDS], axis=-1)
+    d = inf.posterior_draws(idata)
     return d.mean(axis=0), d.std(axis=0, ddof=1)
 
 
