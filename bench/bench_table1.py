@@ -369,8 +369,8 @@ def markdown(result: dict) -> str:
         "traces (`em.predict`: GPs in float64, networks in float32). Training: the whole "
         "`fit` (alignment, peak GPs, core, compilation; the peak GPs are fitted once per seed "
         "and their time is counted in every aligned family). Evaluation: one jitted "
-        "single-source "
-        "call (median). Size: the saved `.npz` (compressed). Paper: Intel i7-8750H laptop; "
+        "single-source call (median). Size: the saved `.npz` (compressed). Paper: Intel "
+        "i7-8750H laptop; "
         "D18's R2D and training time from Das et al. (2018) on an HPC cluster.",
     ]
     notes += [
@@ -384,7 +384,7 @@ def markdown(result: dict) -> str:
     for kind in KINDS:
         if kind in models:
             s = models[kind]
-            f32 = s.get("r2d_float32_gps_mean", s.get("r2d_float32_peak_gps_mean"))  # old key
+            f32 = s["r2d_float32_gps_mean"]
             notes.append(
                 f"| {s['label']} | {s['r2d_mean']:.4f} | {s['r2d_float64_mean']:.4f} "
                 f"| {'(no GPs)' if f32 is None else format(f32, '.4f')} |"
