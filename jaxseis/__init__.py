@@ -13,7 +13,8 @@ The public API is re-exported here; see the modules for details:
 * :mod:`jaxseis.inference`: ``locate`` with NUTS or nested sampling, summaries, diagnostics;
 * :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
   export of a location problem for NonLinLoc;
-* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers.
+* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers;
+* :mod:`jaxseis.devices`: ``use_cpu_cores``, the CPU split into devices for parallel chains.
 """
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ from jaxseis.dataset import (
     make_paper_event,
     save,
 )
+from jaxseis.devices import use_cpu_cores
 from jaxseis.forward import make_forward
 from jaxseis.geometry import (
     CENTRAL_RECEIVER_KM,
@@ -100,4 +102,5 @@ __all__ = [
     "source_features",
     "summary_table",
     "traveltime_tables",
+    "use_cpu_cores",
 ]

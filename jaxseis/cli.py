@@ -20,6 +20,7 @@ the commands, so ``--help`` is fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -1259,6 +1260,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _split_cpu() -> None:
+    """One JAX device per core, so that NUTS chains run in parallel
+    (:mod:`jaxseis.devices`); kept as it is when the calling process has already started JAX."""
+    from jaxseis.devices import use_cpu_cores
+
+    with contextlib.suppress(RuntimeError):
+        use_cpu_cores()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jaxseis`` command; returns the exit code.
 
@@ -1270,6 +1280,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, argparse errors
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    _split_cpu()
     try:
         args.func(args)
     except USER_ERRORS as err:

@@ -19,15 +19,23 @@ NUTS path starts with a **global stage** (:class:`GlobalStage`):
    ``log p(u*) + 1/2 log det(2 pi Sigma)`` (``Sigma`` the inverse negative Hessian), keep the
    modes that hold at least ``min_mode_mass`` of that approximate mass;
 4. start chain ``c`` at ``u* + init_spread * chol(Sigma) z_c`` of mode ``c mod n_modes`` (so
-   chains start over-dispersed around the dominant mode, not at one point) with
-   ``diag(Sigma)`` as the initial inverse mass matrix of Stan's window adaptation.
+   chains start over-dispersed around the dominant mode, not at one point).
+
+Each chain then samples the whitened coordinates ``w = chol(Sigma)^-1 (u - u*)`` of its mode,
+where the posterior has unit scale: Stan's window adaptation (BlackJAX) regularises the mass
+matrix towards ``1e-3`` times the identity, which assumes unit-scale parameters; in ``u`` a
+waveform posterior's variances are ``1e-6 - 1e-4``, and there that regularisation had inflated
+the depth variance five-fold, halving the step size and doubling the trajectories. The mass
+matrix is adapted dense by default (``dense_mass_matrix``).
 
 If the global stage keeps more than one mode, the posterior is genuinely multimodal on the scale
 NUTS cannot cross: the chains then disagree (large R-hat) and :func:`locate` warns; use nested
-sampling for such posteriors. The chains run in lock step with :func:`jax.vmap`; the global stage
-and the sampler are each one jitted function, cached by the identity of ``log_likelihood`` and
-the static settings, so a second :func:`locate` with the same function and settings neither
-retraces nor recompiles.
+sampling for such posteriors. The chains run in lock step with :func:`jax.vmap`, split over the
+available JAX devices where the chain count allows (:func:`jaxseis.devices.use_cpu_cores`
+splits the CPU into one device per core; the ``jaxseis`` command line does so); the global
+stage's scoring and polishing are split the same way. The global stage and the sampler are each
+one jitted function, cached by the identity of ``log_likelihood`` and the static settings, so a
+second :func:`locate` with the same function and settings neither retraces nor recompiles.
 
 **Nested sampling** (``method="nested"``, jaxns 3) returns equally weighted posterior draws
 (systematic resampling of the weighted dead points) plus the log-evidence ``log Z`` and its
@@ -252,6 +260,7 @@ _NUTS_OPTIONS = {
     "global_stage": GlobalStage(),
     "target_acceptance_rate": 0.8,
     "max_num_doublings": 10,
+    "dense_mass_matrix": True,
 }
 _NESTED_OPTIONS = {
     "root_allocation_degree": None,
@@ -292,11 +301,12 @@ def locate(
         num_warmup: NUTS warm-up (adaptation) steps per chain; ignored by nested sampling.
         num_draws: NUTS draws per chain kept after warm-up.
         **options: for ``"nuts"``: ``global_stage`` (a :class:`GlobalStage`, or ``None`` to start
-            the chains from prior draws), ``target_acceptance_rate`` (0.8),
-            ``max_num_doublings`` (10). For ``"nested"``: jaxns' ``root_allocation_degree``,
-            ``max_samples``, ``num_slices`` (slice-sampler steps), ``verbose``. For both:
-            ``grid`` (for the prior check), ``diagnostics`` (``True``: issue
-            :class:`ConvergenceWarning` s).
+            the chains from prior draws, in the unconstrained coordinates),
+            ``target_acceptance_rate`` (0.8), ``max_num_doublings`` (10), ``dense_mass_matrix``
+            (``True``; ``False`` adapts a diagonal one). For ``"nested"``: jaxns'
+            ``root_allocation_degree``, ``max_samples``, ``num_slices`` (slice-sampler steps),
+            ``verbose``. For both: ``grid`` (for the prior check), ``diagnostics`` (``True``:
+            issue :class:`ConvergenceWarning` s).
 
     Returns:
         ``arviz.InferenceData``: ``posterior`` with ``x``, ``y``, ``z`` (km) of shape
@@ -396,32 +406,41 @@ def _locate_nuts(log_likelihood, prior, key, num_chains, num_warmup, num_draws, 
     tic = time.perf_counter()
     if stage is None:
         u0 = np.asarray(jprior.to_unconstrained(jprior.sample(key_init, num_chains)))
-        imm0 = np.ones((num_chains, 3))
+        center, chol = np.zeros((num_chains, 3)), np.broadcast_to(np.eye(3), (num_chains, 3, 3))
         attrs["global_stage"] = 0
     else:
         _check_global_stage(stage)
-        u0, imm0, info = _global_stage_starts(
+        u0, center, chol, info = _global_stage_starts(
             log_likelihood, jprior, key_global, key_init, num_chains, stage
         )
         attrs.update(info)
     attrs["wall_global_s"] = time.perf_counter() - tic
+    dense = bool(opts["dense_mass_matrix"])
+    w0 = np.linalg.solve(chol, (u0 - center)[..., None])[..., 0]
     tic = time.perf_counter()
     out = _nuts_chains(
         log_likelihood,
         jprior,
         key_sample,
-        jnp.asarray(u0, dtype),
-        jnp.asarray(imm0, dtype),
+        jnp.asarray(w0, dtype),
+        jnp.asarray(center, dtype),
+        jnp.asarray(chol, dtype),
         num_warmup=num_warmup,
         num_draws=num_draws,
         target_acceptance_rate=float(opts["target_acceptance_rate"]),
         max_num_doublings=int(opts["max_num_doublings"]),
+        dense_mass_matrix=dense,
+        num_devices=jax.local_device_count(),
     )
     out = jax.tree.map(np.asarray, out)
     attrs["wall_sampling_s"] = time.perf_counter() - tic
     x = out.pop("x")
     out["step_size"] = np.broadcast_to(out["step_size"][:, None], x.shape[:2]).copy()
-    attrs.update(num_warmup=num_warmup, target_acceptance_rate=opts["target_acceptance_rate"])
+    attrs.update(
+        num_warmup=num_warmup,
+        target_acceptance_rate=opts["target_acceptance_rate"],
+        dense_mass_matrix=int(dense),
+    )
     return _to_inference_data(x, out, prior, "nuts", attrs)
 
 
@@ -441,28 +460,70 @@ def _check_global_stage(stage: GlobalStage) -> None:
 
 @partial(
     jax.jit,
-    static_argnames=("log_likelihood", "num_draws", "chunk_size", "num_polish", "polish_steps"),
+    static_argnames=(
+        "log_likelihood",
+        "num_draws",
+        "chunk_size",
+        "num_polish",
+        "polish_steps",
+        "num_devices",
+    ),
 )
 def _global_stage(
-    log_likelihood, prior, key, learning_rate, *, num_draws, chunk_size, num_polish, polish_steps
+    log_likelihood,
+    prior,
+    key,
+    learning_rate,
+    *,
+    num_draws,
+    chunk_size,
+    num_polish,
+    polish_steps,
+    num_devices,
 ):
     """Score prior draws, polish the best ones; returns polished ``u [K, 3]``, their
     log-densities ``[K]`` and Hessians ``[K, 3, 3]`` (unconstrained), and the best raw draw's
-    log-likelihood."""
+    log-likelihood. The scoring and the polishing are split over ``num_devices`` devices where
+    the counts divide evenly."""
     x = prior.sample(key, num_draws)
-    ll = jax.lax.map(
-        lambda xi: _call_log_likelihood(log_likelihood, xi),
-        x,
-        batch_size=min(chunk_size, num_draws),
-    )
-    ll = jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+
+    def score(xs):
+        ll = jax.lax.map(
+            lambda xi: _call_log_likelihood(log_likelihood, xi),
+            xs,
+            batch_size=min(chunk_size, xs.shape[0]),
+        )
+        return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+
+    ll = _over_devices(score, _divisor_at_most(num_draws, num_devices))(x)
     top, idx = jax.lax.top_k(ll, num_polish)
     logdensity = partial(unconstrained_log_density, log_likelihood, prior)
-    u, lp = jax.vmap(lambda u0: _polish(logdensity, u0, learning_rate, polish_steps))(
-        prior.to_unconstrained(x[idx])
-    )
-    hess = jax.vmap(jax.hessian(logdensity))(u)
+
+    def polish(u0):
+        u, lp = jax.vmap(lambda u0: _polish(logdensity, u0, learning_rate, polish_steps))(u0)
+        return u, lp, jax.vmap(jax.hessian(logdensity))(u)
+
+    polish = _over_devices(polish, _divisor_at_most(num_polish, num_devices))
+    u, lp, hess = polish(prior.to_unconstrained(x[idx]))
     return u, lp, hess, top[0]
+
+
+def _divisor_at_most(count: int, num_devices: int) -> int:
+    """The largest device count, at most ``num_devices``, that splits ``count`` evenly."""
+    n = max(min(num_devices, count), 1)
+    while count % n:
+        n -= 1
+    return n
+
+
+def _over_devices(fn: Callable, num_devices: int) -> Callable:
+    """``fn`` over a leading batch axis, split over the first ``num_devices`` devices with
+    ``shard_map`` (each device runs its own loops); ``fn`` itself for one device."""
+    if num_devices == 1:
+        return fn
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:num_devices]), ("batch",))
+    spec = jax.sharding.PartitionSpec("batch")
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
 def _polish(logdensity, u0, learning_rate, steps):
@@ -531,6 +592,7 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
         chunk_size=int(stage.chunk_size),
         num_polish=int(stage.num_polish),
         polish_steps=int(stage.polish_steps),
+        num_devices=jax.local_device_count(),
     )
     u, lp, hess = (np.asarray(a, dtype=np.float64) for a in (u, lp, hess))
     if not np.any(np.isfinite(lp)):
@@ -551,7 +613,8 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
             for c, m in enumerate(chain_mode)
         ]
     )
-    imm0 = np.stack([np.diag(cov[m]) for m in chain_mode])
+    center = np.stack([u[m] for m in chain_mode])
+    chol = np.stack([np.linalg.cholesky(cov[m]) for m in chain_mode])
     mode_km = np.asarray(prior.from_unconstrained(jnp.asarray(u[used], prior.lower.dtype)))
     info = {
         "global_stage": 1,
@@ -562,7 +625,7 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
         "global_stage_mode_mass": [float(frac[modes.index(m)]) for m in used],
         "global_stage_modes_km": mode_km.ravel().tolist(),
     }
-    return u0, imm0, info
+    return u0, center, chol, info
 
 
 @partial(
@@ -573,43 +636,62 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
         "num_draws",
         "target_acceptance_rate",
         "max_num_doublings",
+        "dense_mass_matrix",
+        "num_devices",
     ),
 )
 def _nuts_chains(
     log_likelihood,
     prior,
     key,
-    u0,
-    imm0,
+    w0,
+    center,
+    chol,
     *,
     num_warmup,
     num_draws,
     target_acceptance_rate,
     max_num_doublings,
+    dense_mass_matrix,
+    num_devices,
 ):
-    """Window adaptation then ``num_draws`` NUTS steps for each chain (vmapped)."""
+    """Window adaptation then ``num_draws`` NUTS steps for each chain (vmapped).
+
+    Chain ``c`` samples ``w`` with ``u = center[c] + chol[c] @ w`` (``[C, 3]``, ``[C, 3, 3]``;
+    from its mode's Laplace approximation), starting at ``w0[c]``. This affine
+    preconditioning puts the posterior at unit scale, where the window adaptation's
+    regularisation of the mass matrix (a shrinkage towards ``1e-3`` times the identity, which
+    assumes unit-scale parameters) is harmless; in ``u`` itself a waveform posterior's
+    variances are ``1e-6 - 1e-4`` and that shrinkage inflated the depth variance five-fold,
+    halving the step size.
+    """
     import blackjax
     from blackjax.adaptation.base import get_filter_adapt_info_fn
 
-    logdensity = partial(unconstrained_log_density, log_likelihood, prior)
+    base_logdensity = partial(unconstrained_log_density, log_likelihood, prior)
+    imm_init = jnp.eye(3, dtype=w0.dtype) if dense_mass_matrix else jnp.ones(3, w0.dtype)
 
-    def one_chain(key, u_init, imm_init):
+    def one_chain(key, w_init, m, chol_c):
+        def logdensity(w):
+            return base_logdensity(m + chol_c @ w)
+
         key_warmup, key_draws = jax.random.split(key)
         warmup = blackjax.window_adaptation(
             blackjax.nuts,
             logdensity,
+            is_mass_matrix_diagonal=not dense_mass_matrix,
             initial_inverse_mass_matrix=imm_init,
             target_acceptance_rate=target_acceptance_rate,
             adaptation_info_fn=get_filter_adapt_info_fn(),
             max_num_doublings=max_num_doublings,
         )
-        (state, parameters), _ = warmup.run(key_warmup, u_init, num_steps=num_warmup)
+        (state, parameters), _ = warmup.run(key_warmup, w_init, num_steps=num_warmup)
         step = blackjax.nuts(logdensity, **parameters).step
 
         def one_step(state, k):
             state, info = step(k, state)
             stats = {
-                "u": state.position,
+                "u": m + chol_c @ state.position,
                 "lp": state.logdensity,
                 "diverging": info.is_divergent,
                 "acceptance_rate": info.acceptance_rate,
@@ -622,8 +704,9 @@ def _nuts_chains(
         _, trace = jax.lax.scan(one_step, state, jax.random.split(key_draws, num_draws))
         return trace, parameters["step_size"]
 
-    keys = jax.random.split(key, u0.shape[0])
-    trace, step_size = jax.vmap(one_chain)(keys, u0, imm0)
+    keys = jax.random.split(key, w0.shape[0])
+    run = _over_devices(jax.vmap(one_chain), _divisor_at_most(w0.shape[0], num_devices))
+    trace, step_size = run(keys, w0, center, chol)
     u = trace.pop("u")
     jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), axis=-1)
     return {

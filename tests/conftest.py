@@ -1,10 +1,19 @@
-"""Shared fixtures: small models on small grids, so that the suite stays fast on 2 cores."""
+"""Shared fixtures: small models on small grids, so that the suite stays fast on 2 cores.
+
+The CPU is split into two JAX devices before any test runs, as the ``jaxseis`` command line
+does on a 2-core machine: NUTS runs with an even chain count then take the multi-device path,
+the others (one chain, three chains) the single-device one.
+"""
 
 import numpy as np
 import pytest
 
+from jaxseis.devices import use_cpu_cores
 from jaxseis.geometry import Grid
 from jaxseis.velocity import from_arrays, gardner_density
+
+TEST_CPU_DEVICES = 2
+use_cpu_cores(TEST_CPU_DEVICES)
 
 
 @pytest.fixture(scope="session")

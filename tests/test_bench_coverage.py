@@ -21,6 +21,9 @@ def test_quick_coverage_run(tmp_path):
     assert control["n"] == 12
     # exact model: 95 % intervals cover the truth; 8 or fewer hits of 12 has probability 2e-3
     assert min(control["cover95"]) >= 9 / 12
+    # all three intervals at once: fewer than each alone, as a calibrated posterior would be
+    assert control["cover95_all"] <= min(control["cover95"])
+    assert 0.85 < control["cover95_all_calibrated"] < 0.95
     # the emulators' error is small against the noise (both in units of sigma^2)
     assert result["emulator_residual_at_truth_over_sigma2"] < 0.05
     assert "| emulated_control |" in (tmp_path / "coverage_quick.md").read_text()
