@@ -568,4 +568,5 @@ def main():
 
 
 if __name__ == "__main__":
+    js.use_cpu_cores()  # as the command line does (the global stage and the chains split)
     main()

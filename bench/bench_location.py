@@ -118,6 +118,13 @@ def summarise(idata, truth) -> dict:
     lo, hi = np.asarray(s["q2_5_km"]), np.asarray(s["q97_5_km"])
     s["truth_in_95"] = [bool(a <= t <= b) for a, t, b in zip(lo, truth, hi, strict=True)]
     s["diagnostics"] = inference.diagnose(idata)
+    attrs = idata.posterior.attrs
+    if s["method"] == "nuts":  # where the time goes, and how hard the sampler worked
+        s["wall_global_s"] = float(attrs["wall_global_s"])
+        s["wall_sampling_s"] = float(attrs["wall_sampling_s"])
+        s["step_size_median"] = float(idata.sample_stats["step_size"].median())
+        s["n_steps_mean"] = float(idata.sample_stats["n_steps"].mean())
+        s["jax_devices"] = jax.local_device_count()
     return s
 
 
@@ -303,6 +310,7 @@ def main():
             "python": platform.python_version(),
             "jax": jax.__version__,
             "cpu_count": os.cpu_count(),
+            "jax_devices": jax.local_device_count(),
         },
         "settings": {
             "prior_km": [
@@ -429,4 +437,5 @@ def main():
 
 
 if __name__ == "__main__":
+    js.use_cpu_cores()  # one JAX device per core: the NUTS chains run in parallel
     main()
