@@ -22,9 +22,10 @@ level (5.6 % of the largest peak). Prior: the paper's uniform box. Runs:
 Writes ``bench/results/location.json`` (per run ``mean_km``, ``std_km``, ``q16_km``, ``q84_km``,
 ``q2_5_km``, ``q97_5_km``, ``wall_s``, ``rhat_max``, ``ess_min``, ``log_evidence``,
 ``truth_in_95``; for NUTS ``wall_global_s``, ``wall_sampling_s``, the median step size and
-the mean trajectory length; for ``nested_nn_direct`` also ``wall_repeat_s``, a second run in
-the same process with the compiled code cached: jaxns compiles for about 25 s), ``location.md`` (the table beside the paper's Table 2),
-``location_corner.png`` (Fig. 10: NUTS and nested NN direct, D18) and
+the mean trajectory length; for nested sampling the likelihood calls and, for
+``nested_nn_direct``, ``wall_repeat_s``: a second run in the same process with the compiled
+code cached, as jaxns compiles for about 25 s), ``location.md`` (the table beside the paper's
+Table 2), ``location_corner.png`` (Fig. 10: NUTS and nested NN direct, D18) and
 ``location_edt_overlay.png`` (Fig. 11: waveform against EDT posteriors).
 
 Run: ``python bench/bench_location.py`` (first run: about 15 min to train the dense NN-direct
@@ -127,6 +128,8 @@ def summarise(idata, truth) -> dict:
         s["step_size_median"] = float(idata.sample_stats["step_size"].median())
         s["n_steps_mean"] = float(idata.sample_stats["n_steps"].mean())
         s["jax_devices"] = jax.local_device_count()
+    if s["method"] == "nested":
+        s["n_likelihood_calls"] = int(attrs["nested_num_likelihood_evaluations"])
     return s
 
 
@@ -318,7 +321,8 @@ def main():
     args = parser.parse_args()
     only = set(args.runs or RUNS)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    inference.enable_compilation_cache()
+    # no persistent compilation cache: every wall time includes compilation (``wall_repeat_s``
+    # gives the compiled time of nested sampling)
     suffix = "_quick" if args.quick else ""
     truth = np.asarray(js.PAPER_EVENT_KM, dtype=np.float64)
     results: dict = {

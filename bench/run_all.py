@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 #: in order of increasing cost; latency first, on a quiet machine
 SCRIPTS = {
     "latency": "bench_latency.py",
+    "devices": "bench_devices.py",
     "simulate": "bench_simulate.py",
     "edt": "bench_edt.py",
     "gp_fit": "bench_gp_fit.py",

@@ -495,6 +495,8 @@ def _global_stage(
         )
         return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
 
+    # split too: in a function whose other parts are split, an unsplit part runs whole on
+    # every device (measured: the global stage 1.4 times slower)
     ll = _over_devices(score, _divisor_at_most(num_draws, num_devices))(x)
     top, idx = jax.lax.top_k(ll, num_polish)
     logdensity = partial(unconstrained_log_density, log_likelihood, prior)
