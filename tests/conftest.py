@@ -5,6 +5,9 @@ does on a 2-core machine: NUTS runs with an even chain count then take the multi
 the others (one chain, three chains) the single-device one.
 """
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,16 @@ from jaxseis.velocity import from_arrays, gardner_density
 
 TEST_CPU_DEVICES = 2
 use_cpu_cores(TEST_CPU_DEVICES)
+
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load_bench_script(name: str):
+    """The module ``bench/<name>.py`` (the bench directory is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

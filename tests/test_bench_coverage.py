@@ -3,17 +3,13 @@ calibrated on a perfect model, and the JSON and markdown are written."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_coverage.py"
+from conftest import load_bench_script
 
 
 def test_quick_coverage_run(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_coverage", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench_script("bench_coverage")
     assert module.main(["--quick", "--seeds", "12", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "coverage_quick.json").read_text())
     assert set(result["arms"]) == set(module.ARMS)

@@ -3,22 +3,17 @@ cores, in fresh processes, gives equivalent posteriors; the JSON and markdown ar
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_devices.py"
+from conftest import load_bench_script
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to split")
 def test_quick_devices_run(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_devices", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench_script("bench_devices")
     assert module.main(["--quick", "--repeats", "1", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "devices_quick.json").read_text())
     one, split = result["runs"]
