@@ -4,7 +4,7 @@ JAX gives a CPU one device, and work inside one compiled loop (a NUTS chain's le
 the global stage's Adam polish) runs on one core. With the CPU split into several devices,
 :func:`jaxseis.inference.locate` runs its NUTS chains, and the global stage's scoring and
 polish, split over the devices (``shard_map``). Measured side by side on 2 cores
-(``bench/bench_devices.py``), warm-up and sampling get 1.25-1.8 times faster; the global
+(``bench/bench_devices.py``), warm-up and sampling get 1.2-1.8 times faster; the global
 stage, whose large scoring batches already use every core, gains nothing. (The scoring is
 split too because, in one compiled function with split parts, an unsplit computation runs
 whole on every device: unsplit, it made the global stage 1.4 times slower.)

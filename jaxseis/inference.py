@@ -404,19 +404,18 @@ def _locate_nuts(log_likelihood, prior, key, num_chains, num_warmup, num_draws, 
     key_global, key_init, key_sample = jax.random.split(key, 3)
     attrs: dict[str, Any] = {}
     tic = time.perf_counter()
-    if stage is None:
-        u0 = np.asarray(jprior.to_unconstrained(jprior.sample(key_init, num_chains)))
+    if stage is None:  # identity whitening: w is u, started at prior draws
+        w0 = np.asarray(jprior.to_unconstrained(jprior.sample(key_init, num_chains)))
         center, chol = np.zeros((num_chains, 3)), np.broadcast_to(np.eye(3), (num_chains, 3, 3))
         attrs["global_stage"] = 0
     else:
         _check_global_stage(stage)
-        u0, center, chol, info = _global_stage_starts(
+        w0, center, chol, info = _global_stage_starts(
             log_likelihood, jprior, key_global, key_init, num_chains, stage
         )
         attrs.update(info)
     attrs["wall_global_s"] = time.perf_counter() - tic
     dense = bool(opts["dense_mass_matrix"])
-    w0 = np.linalg.solve(chol, (u0 - center)[..., None])[..., 0]
     tic = time.perf_counter()
     out = _nuts_chains(
         log_likelihood,
@@ -609,14 +608,9 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
     used = [modes[j] for j in order if frac[j] >= stage.min_mode_mass] or [modes[order[0]]]
     z = np.asarray(jax.random.normal(key_init, (num_chains, 3)), dtype=np.float64)
     chain_mode = [used[c % len(used)] for c in range(num_chains)]
-    u0 = np.stack(
-        [
-            u[m] + stage.init_spread * np.linalg.cholesky(cov[m]) @ z[c]
-            for c, m in enumerate(chain_mode)
-        ]
-    )
     center = np.stack([u[m] for m in chain_mode])
     chol = np.stack([np.linalg.cholesky(cov[m]) for m in chain_mode])
+    w0 = stage.init_spread * z  # whitened starts: u = center + chol @ w0
     mode_km = np.asarray(prior.from_unconstrained(jnp.asarray(u[used], prior.lower.dtype)))
     info = {
         "global_stage": 1,
@@ -627,7 +621,7 @@ def _global_stage_starts(log_likelihood, prior, key_global, key_init, num_chains
         "global_stage_mode_mass": [float(frac[modes.index(m)]) for m in used],
         "global_stage_modes_km": mode_km.ravel().tolist(),
     }
-    return u0, center, chol, info
+    return w0, center, chol, info
 
 
 @partial(
