@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxseis.dataset import cache_dir
+from jaxseis.runtime import cache_dir
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: the dense NN-direct emulators that bench_location.py trains and caches (used when present)

@@ -51,15 +51,9 @@ from jaxseis.likelihood.edt import (
     edt_pair_residuals,
     gaussian_arrival_log_likelihood,
 )
+from jaxseis.picking import DEFAULT_PICK_ERROR_S, pick_arrivals, pick_first_arrival
 from jaxseis.simulate import SolverConfig, ricker, simulate
-from jaxseis.traveltime import (
-    DEFAULT_PICK_ERROR_S,
-    eikonal_traveltimes,
-    interpolate_traveltimes,
-    pick_arrivals,
-    pick_first_arrival,
-    traveltime_tables,
-)
+from jaxseis.traveltime import eikonal_traveltimes, interpolate_traveltimes, traveltime_tables
 from jaxseis.velocity import from_arrays
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -87,7 +87,7 @@ PAPER_TABLE2 = {  # the paper's Table 2: mean and 68 % half-widths, km
 
 
 def cache_models(kind: str, dataset_name: str) -> Path:
-    return js.dataset.cache_dir() / "models" / f"{kind}_{dataset_name}"
+    return js.runtime.cache_dir() / "models" / f"{kind}_{dataset_name}"
 
 
 def train_or_load(kind: str, dataset, dataset_name: str, seed: int = 0, **options):
@@ -211,8 +211,9 @@ def run_dynesty(loglike, truth, nlive: int, seed: int) -> tuple[dict, np.ndarray
 
 def edt_run(truth):
     from jaxseis.likelihood.edt import edt_log_likelihood
+    from jaxseis.picking import DEFAULT_PICK_ERROR_S, pick_arrivals
     from jaxseis.simulate import SolverConfig
-    from jaxseis.traveltime import DEFAULT_PICK_ERROR_S, pick_arrivals, traveltime_tables
+    from jaxseis.traveltime import traveltime_tables
 
     config = SolverConfig()
     event = js.load_paper_event()
@@ -348,7 +349,7 @@ def main():
     previous = RESULTS / f"location{suffix}.json"
     if args.runs and previous.exists():  # merge into the last full run
         results = {**json.loads(previous.read_text()), **{k: results[k] for k in ("machine",)}}
-    draws_dir = js.dataset.cache_dir() / f"location_draws{suffix}"
+    draws_dir = js.runtime.cache_dir() / f"location_draws{suffix}"
     draws_dir.mkdir(parents=True, exist_ok=True)
     sets = {}
 

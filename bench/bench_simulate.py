@@ -30,8 +30,9 @@ import numpy as np
 
 import jaxseis as js
 from jaxseis.geometry import Grid
+from jaxseis.picking import pick_first_arrival
 from jaxseis.simulate import SolverConfig, check_config, reciprocal_traces, simulate
-from jaxseis.traveltime import eikonal_traveltimes, pick_first_arrival
+from jaxseis.traveltime import eikonal_traveltimes
 from jaxseis.velocity import from_arrays, gardner_density
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -14,10 +14,16 @@ The public API is re-exported here; see the modules for details:
 * :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
   export of a location problem for NonLinLoc;
 * :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers;
-* :mod:`jaxseis.devices`: ``use_cpu_cores``, the CPU split into devices for parallel chains.
+* :mod:`jaxseis.runtime`: ``use_cpu_cores`` (the CPU split into devices), caches.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
+try:
+    __version__ = _distribution_version("jaxseis")  # the one version source: pyproject.toml
+except PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "0+unknown"
 
 from jaxseis import emulators, forward, inference, likelihood, metrics, nonlinloc, pretrained
 from jaxseis.dataset import (
@@ -32,7 +38,6 @@ from jaxseis.dataset import (
     make_paper_event,
     save,
 )
-from jaxseis.devices import use_cpu_cores
 from jaxseis.forward import make_forward
 from jaxseis.geometry import (
     CENTRAL_RECEIVER_KM,
@@ -45,15 +50,11 @@ from jaxseis.geometry import (
 )
 from jaxseis.inference import BoxPrior, GlobalStage, locate, paper_prior, summary_table
 from jaxseis.metrics import r2d
+from jaxseis.picking import Picks, pick_arrivals
 from jaxseis.pretrained import load_bundled
+from jaxseis.runtime import use_cpu_cores
 from jaxseis.simulate import SolverConfig, reciprocal_traces, simulate
-from jaxseis.traveltime import (
-    Picks,
-    TravelTimeTables,
-    interpolate_traveltimes,
-    pick_arrivals,
-    traveltime_tables,
-)
+from jaxseis.traveltime import TravelTimeTables, interpolate_traveltimes, traveltime_tables
 from jaxseis.velocity import VelocityModel, from_arrays, gardner_density, marine_model
 
 __all__ = [

@@ -186,6 +186,7 @@ def _check_sampling(emulator, path, dt: float, n_samples: int, what: str) -> Non
 
 def _cmd_simulate(args) -> None:
     from jaxseis import dataset as ds
+    from jaxseis.runtime import cache_dir
     from jaxseis.simulate import SolverConfig
 
     seed = args.seed
@@ -202,7 +203,7 @@ def _cmd_simulate(args) -> None:
     else:  # dense
         bench = ds.load(args.benchmark) if args.benchmark else ds.load_benchmark()
         data = ds.make_dense(n_train=args.n_train, seed=seed, benchmark=bench, config=config)
-        out = Path(args.output) if args.output else ds.cache_dir() / "dense.h5"
+        out = Path(args.output) if args.output else cache_dir() / "dense.h5"
     ds.save(data, out)
     print(data.summary())
     print(f"wrote {out} in {time.perf_counter() - tic:.1f} s")
@@ -569,8 +570,9 @@ def _cmd_locate(args) -> None:
         extra["sigma"] = sigma
     else:
         from jaxseis.likelihood.edt import edt_log_likelihood
+        from jaxseis.picking import pick_arrivals
         from jaxseis.simulate import SolverConfig
-        from jaxseis.traveltime import pick_arrivals, traveltime_tables
+        from jaxseis.traveltime import traveltime_tables
         from jaxseis.velocity import marine_model
 
         default = SolverConfig()
@@ -903,12 +905,9 @@ class _Formatter(argparse.HelpFormatter):
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from jaxseis import __version__
 
-        return version("jaxseis")
-    except Exception:  # not installed (e.g. run from a checkout)
-        return "unknown"
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1262,8 +1261,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _split_cpu() -> None:
     """One JAX device per core, so that NUTS chains run in parallel
-    (:mod:`jaxseis.devices`); kept as it is when the calling process has already started JAX."""
-    from jaxseis.devices import use_cpu_cores
+    (:mod:`jaxseis.runtime`); kept as it is when the calling process has already started JAX."""
+    from jaxseis.runtime import use_cpu_cores
 
     with contextlib.suppress(RuntimeError):
         use_cpu_cores()

@@ -43,6 +43,7 @@ from jaxseis.geometry import (
     check_points,
     layout_23_km,
 )
+from jaxseis.runtime import cache_dir
 
 __all__ = [
     "FORMAT_VERSION",
@@ -51,7 +52,6 @@ __all__ = [
     "SPLIT_CODES",
     "Dataset",
     "bundled_path",
-    "cache_dir",
     "latin_hypercube_nodes",
     "load",
     "load_benchmark",
@@ -559,11 +559,6 @@ def make_paper_event(model=None, config=None, receivers_km=None) -> Dataset:
 def bundled_path(name: str) -> Path:
     """Path of a bundled data file (``"benchmark.h5"`` or ``"paper_event.h5"``)."""
     return Path(str(resources.files("jaxseis") / "data" / name))
-
-
-def cache_dir() -> Path:
-    """Directory for large generated data: ``$JAXSEIS_CACHE`` or ``~/.cache/jaxseis``."""
-    return Path(os.environ.get("JAXSEIS_CACHE", Path.home() / ".cache" / "jaxseis"))
 
 
 def load_benchmark() -> Dataset:

@@ -28,6 +28,7 @@ __all__ = [
     "check_points",
     "layout_23_km",
     "location_receivers_km",
+    "receiver_labels",
     "source_features",
 ]
 
@@ -186,3 +187,8 @@ def _array_namespace(x):
     import jax.numpy as jnp
 
     return jnp
+
+
+def receiver_labels(n: int, prefix: str = "R") -> tuple[str, ...]:
+    """Default station codes ``R01, R02, ...`` (at most 6 characters, as NonLinLoc wants)."""
+    return tuple(f"{prefix}{i + 1:02d}" for i in range(n))

@@ -30,8 +30,8 @@ import numpy as np
 import optax
 from tinygp import GaussianProcess, kernels, transforms
 
-from jaxseis._threads import single_threaded_blas
 from jaxseis.preprocess import Standardizer, fit_standardizer
+from jaxseis.runtime import single_threaded_blas
 
 __all__ = [
     "GaussianProcesses",

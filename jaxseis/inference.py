@@ -52,8 +52,9 @@ error. jaxns 3 has import-time side effects, which jaxseis contains:
   logger. jaxseis applies that configuration without either: no file is written, the root logger
   is untouched, and the ``jaxns`` logger is set to ``WARNING`` and propagates to your handlers.
 
-jaxns' run time is dominated by compilation (tens of seconds); :func:`enable_compilation_cache`
-turns on JAX's persistent compilation cache (opt in) so later processes reuse the executables.
+jaxns' run time is dominated by compilation (tens of seconds);
+:func:`jaxseis.runtime.enable_compilation_cache` turns on JAX's persistent compilation cache
+(opt in) so later processes reuse the executables.
 
 **Diagnostics** (:func:`diagnose`) are issued as :class:`ConvergenceWarning`: split R-hat above
 1.01, bulk ESS below 400, divergent transitions, and posterior mass piled up against a prior
@@ -63,13 +64,11 @@ the same numbers as a JSON-ready dict.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -87,7 +86,6 @@ __all__ = [
     "ConvergenceWarning",
     "GlobalStage",
     "diagnose",
-    "enable_compilation_cache",
     "locate",
     "paper_prior",
     "posterior_draws",
@@ -1021,34 +1019,3 @@ def _pile_up_messages(idata) -> list[str]:
                     "the prior truncates it; widen the box if the model grid allows"
                 )
     return messages
-
-
-# --------------------------------------------------------------------------------------------
-# Compilation cache
-# --------------------------------------------------------------------------------------------
-
-
-def enable_compilation_cache(path: str | Path | None = None, *, min_compile_time_s: float = 1.0):
-    """Turn on JAX's persistent compilation cache (opt in; process-wide).
-
-    Compiled executables that took at least ``min_compile_time_s`` to build are saved to
-    ``path`` (default ``$JAXSEIS_CACHE/jax-compilation-cache`` or
-    ``~/.cache/jaxseis/jax-compilation-cache``) and reused by later processes, which mostly
-    removes jaxns' compilation time on a rerun. The cache is trusted code: do not share it
-    with users you do not trust.
-
-    Returns:
-        The cache directory (created if needed).
-    """
-    from jaxseis.dataset import cache_dir
-
-    p = Path(path) if path is not None else cache_dir() / "jax-compilation-cache"
-    p.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(p))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_s))
-    with contextlib.suppress(ImportError, AttributeError):
-        from jax.experimental.compilation_cache import compilation_cache
-
-        # the cache is set up at the first compilation; reset it so the new directory is used
-        compilation_cache.reset_cache()
-    return p

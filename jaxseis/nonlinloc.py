@@ -27,15 +27,15 @@ which interpolates any regular grid, so ``Vel2Grid`` and ``Grid2Time`` are not r
 
     # 1. export (Python)
     import jaxseis as js
-    from jaxseis import nonlinloc, traveltime
+    from jaxseis import nonlinloc, picking, traveltime
     model = js.marine_model()
     event = js.load_paper_event()
     receivers = js.location_receivers_km()
     tables = traveltime.traveltime_tables(model, receivers)
     config = js.SolverConfig()  # the source wavelet: 8 Hz Ricker peaking at t0 = 0.1875 s
     idx = [event.receiver_index(r) for r in receivers]
-    picks = traveltime.pick_arrivals(event.traces[idx, 0], event.dt, config.t0,
-                                     wavelet_f0=config.f0, labels=tables.labels)
+    picks = picking.pick_arrivals(event.traces[idx, 0], event.dt, config.t0,
+                                  wavelet_f0=config.f0, labels=tables.labels)
     paths = nonlinloc.export_nonlinloc("nll", tables, picks)  # LOCMETH EDT, 5 ms picks
 
     # 2. locate (shell)
@@ -63,7 +63,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxseis.geometry import SEABED_Z_KM, Grid
-from jaxseis.traveltime import Picks, TravelTimeTables, _check_tables
+from jaxseis.picking import Picks
+from jaxseis.traveltime import TravelTimeTables, _check_tables
 from jaxseis.velocity import read_nonlinloc_grid, write_nonlinloc_grid
 
 __all__ = [
@@ -109,7 +110,7 @@ def from_nonlinloc_km(points_nll_km, grid: Grid) -> np.ndarray:
 def _labels(tables: TravelTimeTables) -> tuple[str, ...]:
     if tables.labels and len(tables.labels) == tables.n_receivers:
         return tuple(tables.labels)
-    from jaxseis.traveltime import receiver_labels
+    from jaxseis.geometry import receiver_labels
 
     return receiver_labels(tables.n_receivers)
 
@@ -362,7 +363,7 @@ def export_nonlinloc(
     Args:
         directory: output directory (created).
         tables: travel-time tables with station labels.
-        picks: :class:`~jaxseis.traveltime.Picks` whose labels name stations of ``tables``.
+        picks: :class:`~jaxseis.picking.Picks` whose labels name stations of ``tables``.
         name: event name (phase file and output root).
         time_name: time-grid root name.
         method, traveltime_error_s, search_box_km: see :func:`write_control_file`.

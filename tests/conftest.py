@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxseis.devices import use_cpu_cores
 from jaxseis.geometry import Grid
+from jaxseis.runtime import use_cpu_cores
 from jaxseis.velocity import from_arrays, gardner_density
 
 TEST_CPU_DEVICES = 2

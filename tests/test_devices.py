@@ -7,7 +7,7 @@ import pytest
 from conftest import TEST_CPU_DEVICES
 
 from jaxseis import inference as inf
-from jaxseis.devices import usable_cores, use_cpu_cores
+from jaxseis.runtime import usable_cores, use_cpu_cores
 
 
 def test_use_cpu_cores_after_start_keeps_the_count_or_says_why():

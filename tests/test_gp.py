@@ -91,7 +91,7 @@ def test_fit_errors():
 def test_conditioning_subset_and_single_blas_thread():
     from threadpoolctl import threadpool_info
 
-    from jaxseis._threads import single_threaded_blas
+    from jaxseis.runtime import single_threaded_blas
 
     rng = np.random.default_rng(3)
     x = rng.uniform(size=(120, 2))

@@ -20,6 +20,7 @@ import pytest
 from jaxseis import inference as inf
 from jaxseis.geometry import Grid
 from jaxseis.likelihood.waveform import gaussian_log_likelihood
+from jaxseis.runtime import enable_compilation_cache
 
 SMALL_STAGE = inf.GlobalStage(num_draws=4096, chunk_size=1024, num_polish=8, polish_steps=100)
 
@@ -407,7 +408,7 @@ def test_enable_compilation_cache(tmp_path):
         jax.config.jax_persistent_cache_min_compile_time_secs,
     )
     try:
-        path = inf.enable_compilation_cache(tmp_path / "cache", min_compile_time_s=5.0)
+        path = enable_compilation_cache(tmp_path / "cache", min_compile_time_s=5.0)
         assert path == tmp_path / "cache" and path.is_dir()
         assert jax.config.jax_compilation_cache_dir == str(path)
         assert jax.config.jax_persistent_cache_min_compile_time_secs == 5.0

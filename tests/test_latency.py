@@ -11,12 +11,12 @@ import pytest
 import jaxseis as js
 from jaxseis import emulators as em
 from jaxseis import latency
-from jaxseis._threads import single_threaded_blas
 from jaxseis.emulators.networks import init_state
 from jaxseis.emulators.pca import fit_pca
 from jaxseis.geometry import source_features
 from jaxseis.gp import GaussianProcesses
 from jaxseis.preprocess import align, fit_alignment, fit_standardizer, unalign
+from jaxseis.runtime import single_threaded_blas
 
 FORWARD_KEYS = ("single_call_us", "in_loop_us", "numpy_in_loop_us", "in_loop_over_numpy")
 

@@ -15,7 +15,8 @@ from jaxseis.nonlinloc import (
     write_nlloc_obs,
     write_time_grids,
 )
-from jaxseis.traveltime import Picks, traveltime_tables
+from jaxseis.picking import Picks
+from jaxseis.traveltime import traveltime_tables
 from jaxseis.velocity import read_nonlinloc_grid
 
 RECEIVERS = np.array([[0.1, 0.1, 0.45], [0.4, 0.15, 0.45], [0.25, 0.4, 0.45]])

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from jaxseis.geometry import Grid
+from jaxseis.picking import pick_first_arrival
 from jaxseis.simulate import (
     SolverConfig,
     check_config,
@@ -13,7 +14,7 @@ from jaxseis.simulate import (
     ricker_integral,
     simulate,
 )
-from jaxseis.traveltime import eikonal_traveltimes, pick_first_arrival
+from jaxseis.traveltime import eikonal_traveltimes
 from jaxseis.velocity import VelocityModel, from_arrays
 
 VP, RHO = 2000.0, 1500.0

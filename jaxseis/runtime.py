@@ -1,0 +1,115 @@
+"""Process configuration: CPU devices, BLAS threads, the cache directory, compiled-code cache.
+
+**CPU devices.** JAX gives a CPU one device, and work inside one compiled loop (a NUTS chain's
+leapfrog steps, a polish of the global stage) runs on one core. :func:`use_cpu_cores` presents
+the CPU as one device per core; :func:`jaxseis.locate` and the catalogue locator then split
+chains, starting points and events over the devices (``shard_map``). The split must happen
+before JAX runs its first computation (importing :mod:`jaxseis` runs none); the ``jaxseis``
+command calls it itself, a script or notebook calls it right after the imports::
+
+    import jaxseis
+    jaxseis.use_cpu_cores()
+
+Results do not depend on the device count: every split computation runs the same program on
+equal shares, and random keys are derived per chain or per event, not per device.
+
+**BLAS threads.** jaxlib's CPU LAPACK kernels (Cholesky, triangular solves) call SciPy's
+OpenBLAS, whose worker threads compete with XLA's own pool on a small machine;
+:func:`single_threaded_blas` limits them to one thread around the GP fits.
+
+**Caches.** :func:`cache_dir` holds large generated data (the dense training set, travel-time
+tables, trained benchmark emulators); :func:`enable_compilation_cache` turns on JAX's persistent
+compilation cache (opt in), so that later processes reuse compiled programs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import jax
+
+__all__ = [
+    "cache_dir",
+    "enable_compilation_cache",
+    "single_threaded_blas",
+    "usable_cores",
+    "use_cpu_cores",
+]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def use_cpu_cores(n: int | None = None) -> int:
+    """Make JAX present the CPU as ``n`` devices (default: :func:`usable_cores`).
+
+    Args:
+        n: number of CPU devices, at least 1.
+
+    Returns:
+        The number of CPU devices in use.
+
+    Raises:
+        ValueError: if ``n`` is not a positive integer.
+        RuntimeError: if JAX has already run a computation with a different CPU device count
+            (the count is fixed when JAX's CPU backend starts).
+    """
+    n = usable_cores() if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer number of CPU devices; got {n!r}")
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError as err:
+        current = len(jax.devices("cpu"))
+        if current == n:
+            return n
+        raise RuntimeError(
+            f"cannot split the CPU into {n} JAX devices: JAX has already run a computation "
+            f"with {current}; call jaxseis.use_cpu_cores() before any JAX operation"
+        ) from err
+    return len(jax.devices("cpu"))
+
+
+def single_threaded_blas() -> contextlib.AbstractContextManager:
+    """Context manager: BLAS libraries (OpenBLAS, MKL) limited to one thread inside.
+
+    The library must be loaded when the limit is set, hence the SciPy import.
+    """
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS, which jaxlib's LAPACK calls)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
+def cache_dir() -> Path:
+    """Directory for large generated data: ``$JAXSEIS_CACHE`` or ``~/.cache/jaxseis``."""
+    return Path(os.environ.get("JAXSEIS_CACHE", Path.home() / ".cache" / "jaxseis"))
+
+
+def enable_compilation_cache(path: str | Path | None = None, *, min_compile_time_s: float = 1.0):
+    """Turn on JAX's persistent compilation cache (opt in; process-wide).
+
+    Compiled programs that took at least ``min_compile_time_s`` to build are saved to ``path``
+    (default ``cache_dir() / "jax-compilation-cache"``) and reused by later processes. The
+    cache is trusted code: do not share it with users you do not trust.
+
+    Returns:
+        The cache directory (created if needed).
+    """
+    p = Path(path) if path is not None else cache_dir() / "jax-compilation-cache"
+    p.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(p))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_s))
+    with contextlib.suppress(ImportError, AttributeError):
+        from jax.experimental.compilation_cache import compilation_cache
+
+        # the cache is set up at the first compilation; reset it so the new directory is used
+        compilation_cache.reset_cache()
+    return p
