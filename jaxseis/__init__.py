@@ -1,20 +1,18 @@
 """jaxseis: fast Bayesian microseismic event location with differentiable emulators in JAX.
 
-The public API is re-exported here; see the modules for details:
+The flow of data (see the modules for details)::
 
-* :mod:`jaxseis.geometry`: the grid, receiver layouts, source features;
-* :mod:`jaxseis.velocity`: velocity/density models, NonLinLoc grid export;
-* :mod:`jaxseis.simulate`: the acoustic finite-difference solver and reciprocity;
-* :mod:`jaxseis.dataset`: the ``Dataset`` container and the bundled datasets;
-* :mod:`jaxseis.emulators`: the eight emulator families (``fit``, ``predict``, ``save``,
-  ``load``), :mod:`jaxseis.pretrained`: the bundled pretrained emulators;
-* :mod:`jaxseis.forward`: the differentiable multi-receiver forward model;
-* :mod:`jaxseis.likelihood`: waveform and arrival-time (EDT) likelihoods;
-* :mod:`jaxseis.inference`: ``locate`` with NUTS or nested sampling, summaries, diagnostics;
-* :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
-  export of a location problem for NonLinLoc;
-* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers;
-* :mod:`jaxseis.runtime`: ``use_cpu_cores`` (the CPU split into devices), caches.
+    velocity model --simulate (reciprocity)--> Dataset --> emulators (one per receiver)
+    Observation (traces, dt, receivers, noise model, reference time)
+        + emulators --> waveform likelihood --> locate (NUTS | nested | Laplace) --> summary
+        + travel-time tables --> EDT likelihood --/
+
+Modules: :mod:`~jaxseis.geometry` (grid, receivers), :mod:`~jaxseis.velocity`,
+:mod:`~jaxseis.simulate` (solver, reciprocity), :mod:`~jaxseis.dataset`,
+:mod:`~jaxseis.emulators`, :mod:`~jaxseis.forward`, :mod:`~jaxseis.observation`,
+:mod:`~jaxseis.noise`, :mod:`~jaxseis.likelihood`, :mod:`~jaxseis.traveltime`,
+:mod:`~jaxseis.picking`, :mod:`~jaxseis.inference`, :mod:`~jaxseis.runtime` (devices, caches),
+:mod:`~jaxseis.files` (safe writing).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -25,83 +23,92 @@ try:
 except PackageNotFoundError:  # imported from a checkout that was never installed
     __version__ = "0+unknown"
 
-from jaxseis import emulators, forward, inference, likelihood, metrics, nonlinloc, pretrained
-from jaxseis.dataset import (
-    PAPER_EVENT_KM,
-    Dataset,
-    load,
-    load_benchmark,
-    load_dense,
-    load_paper_event,
-    make_benchmark,
-    make_dense,
-    make_paper_event,
-    save,
-)
+from jaxseis import emulators, forward, inference, likelihood, metrics, noise, pretrained
+from jaxseis.dataset import PAPER_EVENT_KM, Dataset, load_benchmark, load_paper_event
+from jaxseis.dataset import load as load_dataset
+from jaxseis.dataset import save as save_dataset
 from jaxseis.forward import make_forward
-from jaxseis.geometry import (
-    CENTRAL_RECEIVER_KM,
-    DEFAULT_GRID,
-    Grid,
-    benchmark_receivers_km,
-    layout_23_km,
-    location_receivers_km,
-    source_features,
+from jaxseis.geometry import DEFAULT_GRID, Grid, location_receivers_km
+from jaxseis.inference import (
+    PARAMS,
+    BoxPrior,
+    GlobalStage,
+    LaplaceOptions,
+    NestedOptions,
+    NutsOptions,
+    event_prior,
+    locate,
+    paper_prior,
+    summary_dict,
+    summary_table,
 )
-from jaxseis.inference import BoxPrior, GlobalStage, locate, paper_prior, summary_table
-from jaxseis.metrics import r2d
-from jaxseis.picking import Picks, pick_arrivals
+from jaxseis.likelihood import (
+    Likelihood,
+    edt_log_likelihood,
+    gaussian_arrival_log_likelihood,
+    waveform_log_likelihood,
+)
+from jaxseis.noise import ColouredNoise, WhiteNoise, estimate_noise
+from jaxseis.observation import Observation, make_observation, observe
+from jaxseis.picking import Picks, pick_arrivals, picks_of
 from jaxseis.pretrained import load_bundled
 from jaxseis.runtime import use_cpu_cores
-from jaxseis.simulate import SolverConfig, reciprocal_traces, simulate
-from jaxseis.traveltime import TravelTimeTables, interpolate_traveltimes, traveltime_tables
-from jaxseis.velocity import VelocityModel, from_arrays, gardner_density, marine_model
+from jaxseis.simulate import SolverConfig, reciprocal_traces
+from jaxseis.simulate import simulate as direct_traces
+from jaxseis.traveltime import TravelTimeTables, traveltime_tables
+from jaxseis.velocity import VelocityModel, from_arrays, marine_model
 
 __all__ = [
-    "CENTRAL_RECEIVER_KM",
     "DEFAULT_GRID",
     "PAPER_EVENT_KM",
+    "PARAMS",
     "BoxPrior",
+    "ColouredNoise",
     "Dataset",
     "GlobalStage",
     "Grid",
+    "LaplaceOptions",
+    "Likelihood",
+    "NestedOptions",
+    "NutsOptions",
+    "Observation",
     "Picks",
     "SolverConfig",
     "TravelTimeTables",
     "VelocityModel",
+    "WhiteNoise",
     "__version__",
-    "benchmark_receivers_km",
+    "direct_traces",
+    "edt_log_likelihood",
     "emulators",
+    "estimate_noise",
+    "event_prior",
     "forward",
     "from_arrays",
-    "gardner_density",
+    "gaussian_arrival_log_likelihood",
     "inference",
-    "interpolate_traveltimes",
-    "layout_23_km",
     "likelihood",
-    "load",
     "load_benchmark",
     "load_bundled",
-    "load_dense",
+    "load_dataset",
     "load_paper_event",
     "locate",
     "location_receivers_km",
-    "make_benchmark",
-    "make_dense",
     "make_forward",
-    "make_paper_event",
+    "make_observation",
     "marine_model",
     "metrics",
-    "nonlinloc",
+    "noise",
+    "observe",
     "paper_prior",
     "pick_arrivals",
+    "picks_of",
     "pretrained",
-    "r2d",
     "reciprocal_traces",
-    "save",
-    "simulate",
-    "source_features",
+    "save_dataset",
+    "summary_dict",
     "summary_table",
     "traveltime_tables",
     "use_cpu_cores",
+    "waveform_log_likelihood",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "Grid",
     "benchmark_receivers_km",
     "check_points",
+    "check_position",
     "layout_23_km",
     "location_receivers_km",
     "receiver_labels",
@@ -192,3 +193,18 @@ def _array_namespace(x):
 def receiver_labels(n: int, prefix: str = "R") -> tuple[str, ...]:
     """Default station codes ``R01, R02, ...`` (at most 6 characters, as NonLinLoc wants)."""
     return tuple(f"{prefix}{i + 1:02d}" for i in range(n))
+
+
+def check_position(position_km, extent_km, what: str = "the model") -> None:
+    """Raise ``ValueError`` if a position ``[3]`` km lies outside ``extent_km [2, 3]``, with a
+    hint when the numbers look like metres."""
+    p = np.asarray(position_km, dtype=np.float64).reshape(3)
+    lo, hi = np.asarray(extent_km, dtype=np.float64)
+    tol = 1e-6 * np.maximum(hi - lo, 1.0)
+    if np.all(p >= lo - tol) and np.all(p <= hi + tol):
+        return
+    ranges = ", ".join(f"{c} in [{a:g}, {b:g}]" for c, a, b in zip("xyz", lo, hi, strict=True))
+    hint = ""
+    if np.all(p / 1000.0 >= lo - tol) and np.all(p / 1000.0 <= hi + tol):
+        hint = "; the numbers look like metres: positions are in km"
+    raise ValueError(f"position {p.tolist()} km lies outside {what} ({ranges} km){hint}")

@@ -64,7 +64,7 @@ import numpy as np
 
 from jaxseis.geometry import SEABED_Z_KM, Grid
 from jaxseis.picking import Picks
-from jaxseis.traveltime import TravelTimeTables, _check_tables
+from jaxseis.traveltime import TravelTimeTables, check_tables
 from jaxseis.velocity import read_nonlinloc_grid, write_nonlinloc_grid
 
 __all__ = [
@@ -126,7 +126,7 @@ def write_time_grids(tables: TravelTimeTables, time_root: str | Path, phase: str
     Returns:
         ``[(hdr_path, buf_path), ...]``, one per station.
     """
-    _check_tables(tables)
+    check_tables(tables)
     out = []
     for label, rec, times in zip(_labels(tables), tables.receivers_km, tables.times, strict=True):
         station = (label, float(rec[0]), float(rec[1]), float(rec[2]))
@@ -289,7 +289,7 @@ def write_control_file(
     Raises:
         ValueError: an unknown method, a negative error, or a search box outside the grid.
     """
-    _check_tables(tables)
+    check_tables(tables)
     if method not in LOC_METHODS:
         raise ValueError(f"method must be one of {LOC_METHODS}, got {method!r}")
     if not (np.isfinite(traveltime_error_s) and traveltime_error_s >= 0):

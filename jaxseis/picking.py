@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxseis.geometry import receiver_labels
 
-__all__ = ["DEFAULT_PICK_ERROR_S", "Picks", "pick_arrivals", "pick_first_arrival"]
+__all__ = ["DEFAULT_PICK_ERROR_S", "Picks", "pick_arrivals", "pick_first_arrival", "picks_of"]
 
 DEFAULT_PICK_ERROR_S = 0.005
 """Default pick uncertainty (one standard deviation), s: the paper's value (after Smith 2019)."""
@@ -29,11 +29,14 @@ class Picks(NamedTuple):
             simulated event; NaN where no arrival was found).
         errors_s: pick uncertainties (one standard deviation, Gaussian) ``[n]``, s.
         labels: station codes, one per pick.
+        receivers_km: ``[n, 3]`` positions of the picked receivers (km), if known: the
+            likelihoods then match picks to travel-time tables by position, else by code.
     """
 
     times_s: np.ndarray
     errors_s: np.ndarray
     labels: tuple[str, ...] = ()
+    receivers_km: np.ndarray | None = None
 
 
 def pick_first_arrival(
@@ -161,3 +164,39 @@ def pick_arrivals(
         bad = [labels[i] for i in np.flatnonzero(~np.isfinite(times))]
         raise ValueError(f"no arrival found on the traces of {bad} (all zero or too short?)")
     return Picks(times, np.full(x.shape[0], float(error_s)), labels)
+
+
+def picks_of(
+    obs,
+    *,
+    wavelet_peak_time: float | None = None,
+    wavelet_f0: float | None = None,
+    error_s: float = DEFAULT_PICK_ERROR_S,
+    threshold: float | None = None,
+) -> Picks:
+    """Picks of an :class:`~jaxseis.observation.Observation`'s traces, with its station codes
+    and receiver positions (times in s after the observation's reference time).
+
+    Args:
+        obs: the observation.
+        wavelet_peak_time: time of the source wavelet's peak after the onset, s (default: the
+            simulations' wavelet, :attr:`jaxseis.simulate.SolverConfig.t0`).
+        wavelet_f0: peak frequency of the matched filter's Ricker wavelet, Hz (default: the
+            simulations' ``SolverConfig().f0``); pass 0 to pick without the filter.
+        error_s, threshold: see :func:`pick_arrivals`.
+    """
+    from jaxseis.simulate import SolverConfig
+
+    config = SolverConfig()
+    peak = config.t0 if wavelet_peak_time is None else float(wavelet_peak_time)
+    f0 = config.f0 if wavelet_f0 is None else float(wavelet_f0)
+    picks = pick_arrivals(
+        obs.traces,
+        obs.dt,
+        peak,
+        labels=obs.stations,
+        threshold=threshold,
+        wavelet_f0=f0 if f0 > 0 else None,
+        error_s=error_s,
+    )
+    return picks._replace(receivers_km=np.asarray(obs.receivers_km, dtype=np.float64))

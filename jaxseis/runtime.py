@@ -29,10 +29,13 @@ import os
 from pathlib import Path
 
 import jax
+import numpy as np
 
 __all__ = [
     "cache_dir",
+    "divisor_at_most",
     "enable_compilation_cache",
+    "over_devices",
     "single_threaded_blas",
     "usable_cores",
     "use_cpu_cores",
@@ -113,3 +116,25 @@ def enable_compilation_cache(path: str | Path | None = None, *, min_compile_time
         # the cache is set up at the first compilation; reset it so the new directory is used
         compilation_cache.reset_cache()
     return p
+
+
+def divisor_at_most(count: int, num_devices: int) -> int:
+    """The largest device count, at most ``num_devices``, that splits ``count`` evenly."""
+    n = max(min(num_devices, count), 1)
+    while count % n:
+        n -= 1
+    return n
+
+
+def over_devices(fn, num_devices: int):
+    """``fn`` over a leading batch axis, split over the first ``num_devices`` devices with
+    ``shard_map`` (each device runs its own loops on its share); ``fn`` itself for one device.
+
+    Every argument and output of ``fn`` has the batch axis first; the batch size must be a
+    multiple of ``num_devices`` (see :func:`divisor_at_most`).
+    """
+    if num_devices == 1:
+        return fn
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:num_devices]), ("batch",))
+    spec = jax.sharding.PartitionSpec("batch")
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)

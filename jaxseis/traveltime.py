@@ -69,7 +69,9 @@ __all__ = [
     "TABLE_FORMAT_VERSION",
     "TravelTimeTables",
     "check_inside_table",
+    "check_tables",
     "eikonal_traveltimes",
+    "interpolate_point",
     "interpolate_traveltimes",
     "make_interpolator",
     "straight_ray_time",
@@ -448,6 +450,21 @@ def _interp_point(times, origin, spacing, upper, point):
     return values, inside
 
 
+def interpolate_point(times, grid: Grid, point):
+    """Trilinear interpolation of ``times [n_rec, nx, ny, nz]`` on ``grid`` at ``point [3]`` km.
+
+    Pure (``times`` may be a traced argument, ``grid`` is static): returns
+    ``(values [n_rec] s, inside bool)``; outside the grid the position is clamped, so the
+    values stay finite and differentiable, and ``inside`` is False.
+    """
+    point = jnp.asarray(point)
+    dtype = jnp.result_type(point.dtype, jnp.float32)
+    origin, spacing, upper = _grid_arrays(grid)
+    return _interp_point(
+        times, origin.astype(dtype), spacing.astype(dtype), upper, point.astype(dtype)
+    )
+
+
 def make_interpolator(tables: TravelTimeTables) -> Callable:
     """A pure function ``f(point [3] km) -> (times [n_rec] s, inside bool)`` over ``tables``.
 
@@ -468,7 +485,8 @@ def make_interpolator(tables: TravelTimeTables) -> Callable:
     return interp
 
 
-def _check_tables(tables: TravelTimeTables) -> None:
+def check_tables(tables: TravelTimeTables) -> None:
+    """Raise if ``tables`` is not a well-formed :class:`TravelTimeTables`."""
     if not isinstance(tables, TravelTimeTables):
         raise TypeError(f"expected TravelTimeTables, got {type(tables).__name__}")
     shape = tuple(tables.grid.shape)
@@ -519,7 +537,7 @@ def interpolate_traveltimes(tables: TravelTimeTables, sources_km) -> jax.Array:
             Traced positions (inside ``jit``/``vmap``/``grad``) cannot raise: outside the table
             the result is NaN.
     """
-    _check_tables(tables)
+    check_tables(tables)
     if not _is_traced(sources_km):
         pts = np.asarray(sources_km, dtype=np.float64)
         if pts.shape[-1:] != (3,):

@@ -1,11 +1,13 @@
-"""Priors, NUTS with its global stage, nested sampling, summaries and diagnostics.
+"""Priors, NUTS with its global stage, nested sampling, Laplace, summaries and diagnostics.
 
-The samplers are checked against known answers: a linear-Gaussian toy forward model whose
-posterior and evidence are analytic, and a multimodal ("cycle skipping") toy whose exact
-marginals come from 1-D quadrature. Draw counts are small so that the file runs in about a
-minute on 2 cores; most of that is jaxns' compilation.
+The methods are checked against known answers: linear-Gaussian toys whose posterior and
+evidence are analytic (the position only, as a plain callable; and all five event parameters,
+as a :class:`~jaxseis.likelihood.Likelihood` with data as an argument), and a multimodal
+("cycle skipping") toy whose exact marginals come from 1-D quadrature. Draw counts are small so
+that the file runs in about a minute on 2 cores; most of that is compilation.
 """
 
+import dataclasses
 import json
 import logging
 import warnings
@@ -19,10 +21,12 @@ import pytest
 
 from jaxseis import inference as inf
 from jaxseis.geometry import Grid
-from jaxseis.likelihood.waveform import gaussian_log_likelihood
+from jaxseis.inference.prior import from_unconstrained, to_unconstrained
+from jaxseis.likelihood import Likelihood
 from jaxseis.runtime import enable_compilation_cache
 
 SMALL_STAGE = inf.GlobalStage(num_draws=4096, chunk_size=1024, num_polish=8, polish_steps=100)
+COORDS = ("x", "y", "z")
 
 
 class LinearToy(NamedTuple):
@@ -45,12 +49,13 @@ def linear_toy() -> LinearToy:
     truth = np.array([0.4, 0.55, 1.2])
     observed = np.einsum("rsk,k->rs", a, truth) + b + sigma * rng.normal(size=b.shape)
     aj, bj = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
-    base = gaussian_log_likelihood(lambda s: jnp.einsum("rsk,k->rs", aj, s) + bj, observed, sigma)
+    obs_j = jnp.asarray(observed, jnp.float32)
     calls = []
 
     def log_likelihood(source):
         calls.append(1)
-        return base(source)
+        r = obs_j - (jnp.einsum("rsk,k->rs", aj, source) + bj)
+        return -0.5 * jnp.sum(r * r) / sigma**2 - 0.5 * r.size * np.log(2 * np.pi * sigma**2)
 
     am = a.reshape(-1, 3)
     cov = np.linalg.inv(am.T @ am / sigma**2)
@@ -66,7 +71,7 @@ def linear_toy() -> LinearToy:
     return LinearToy(log_likelihood, calls, mean, cov, float(log_z), prior)
 
 
-NUTS_SETTINGS = dict(num_chains=4, num_warmup=200, num_draws=400, global_stage=SMALL_STAGE)
+NUTS = inf.NutsOptions(num_chains=4, num_warmup=200, num_draws=400, global_stage=SMALL_STAGE)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ def nuts_linear(linear_toy):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         idata = inf.locate(
-            linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), **NUTS_SETTINGS
+            linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), options=NUTS
         )
     return idata, caught, len(linear_toy.calls)
 
@@ -91,10 +96,8 @@ def nested_linear(linear_toy, tmp_path_factory):
         idata = inf.locate(
             linear_toy.log_likelihood,
             linear_toy.prior,
-            method="nested",
             key=jax.random.key(11),
-            num_chains=1,
-            num_draws=3000,
+            options=inf.NestedOptions(num_draws=3000),
         )
     after = (list(root.handlers), root.level, jax.config.jax_enable_x64)
     return idata, cwd, before, after
@@ -114,16 +117,22 @@ def test_paper_prior_and_transforms():
     prior = inf.paper_prior()
     np.testing.assert_allclose(prior.lower, [0, 0, 0])
     np.testing.assert_allclose(prior.upper, [1, 1, 2.43])
-    x = jnp.array([[0.375, 0.3, 1.57], [0.01, 0.99, 0.2]])
-    u = prior.to_unconstrained(x)
-    np.testing.assert_allclose(np.asarray(prior.from_unconstrained(u)), np.asarray(x), atol=1e-6)
-    u0 = jnp.array([0.3, -1.2, 2.0])
-    jac = jax.jacfwd(prior.from_unconstrained)(u0)
-    np.testing.assert_allclose(
-        float(prior.log_det_jacobian(u0)), np.log(abs(np.linalg.det(jac))), rtol=1e-5
-    )
-    assert np.all(np.isfinite(np.asarray(prior.to_unconstrained(jnp.array([0.0, 1.0, 2.43])))))
-    np.testing.assert_allclose(float(prior.log_prob(x[0])), -np.log(2.43), rtol=1e-6)
+    space = inf.validate_prior(prior)
+    assert space.free == (0, 1, 2) and space.names == ("x", "y", "z")
+    np.testing.assert_allclose(space.lower[3:], [0.0, 0.0])  # t0 and amplitude fixed
+    full = inf.validate_prior(inf.event_prior())
+    assert full.names == inf.PARAMS
+    np.testing.assert_allclose(full.lower[3:], [-0.3, -5.0])
+    np.testing.assert_allclose(full.upper[3:], [0.3, 5.0])
+    theta = jnp.array([[0.375, 0.3, 1.57, 0.01, -1.0], [0.01, 0.99, 0.2, -0.29, 4.9]])
+    u = to_unconstrained(full, theta)
+    np.testing.assert_allclose(np.asarray(from_unconstrained(full, u)), theta, atol=1e-6)
+    u3 = to_unconstrained(space, theta)
+    back = np.asarray(from_unconstrained(space, u3))
+    np.testing.assert_allclose(back[:, :3], theta[:, :3], atol=1e-6)
+    np.testing.assert_allclose(back[:, 3:], 0.0)  # fixed parameters take their value
+    assert np.all(np.isfinite(np.asarray(to_unconstrained(space, jnp.array([0.0, 1.0, 2.43])))))
+    np.testing.assert_allclose(float(prior.log_prob(theta[0, :3])), -np.log(2.43), rtol=1e-6)
     assert float(prior.log_prob(jnp.array([0.5, 0.5, 2.5]))) == -np.inf
     draws = np.asarray(prior.sample(jax.random.key(0), 1000))
     assert draws.shape == (1000, 3) and np.all((draws >= 0) & (draws <= [1, 1, 2.43]))
@@ -145,11 +154,24 @@ def test_validate_prior_errors(lower, upper, match):
         inf.validate_prior(inf.BoxPrior(np.array(lower), np.array(upper)))
 
 
+@pytest.mark.parametrize(
+    "t0, log_amplitude, match",
+    [
+        ((0.2, -0.2), 0.0, "t0 interval is empty"),
+        (np.nan, 0.0, "t0 = nan contains NaN"),
+        (0.0, (1.0, 2.0, 3.0), "a number \\(fixed\\) or \\(low, high\\)"),
+    ],
+)
+def test_validate_prior_errors_of_t0_and_amplitude(t0, log_amplitude, match):
+    with pytest.raises(ValueError, match=match):
+        inf.validate_prior(inf.event_prior(t0=t0, log_amplitude=log_amplitude))
+
+
 def test_validate_prior_with_another_grid():
     grid = Grid(shape=(41, 41, 61))  # 0.5 km x 0.5 km x 0.6 km
-    inf.validate_prior(inf.BoxPrior([0.1, 0.1, 0.1], [0.4, 0.4, 0.5]), grid)
+    inf.validate_prior(inf.BoxPrior([0.1, 0.1, 0.1], [0.4, 0.4, 0.5]), grid=grid)
     with pytest.raises(ValueError, match="outside the model grid"):
-        inf.validate_prior(inf.paper_prior(), grid)
+        inf.validate_prior(inf.paper_prior(), grid=grid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,14 +187,18 @@ def _quadratic(source):
     "kwargs, match",
     [
         (dict(method="mcmc"), "unknown method 'mcmc'"),
-        (dict(num_slices=3), r"unknown option\(s\) \['num_slices'\] for method 'nuts'"),
-        (dict(method="nested", global_stage=None), "unknown option"),
+        (dict(method="nested", options=inf.NutsOptions()), "does not match NutsOptions"),
+        (dict(options={"num_draws": 3}), "options must be NutsOptions"),
         (dict(prior=inf.BoxPrior([0, 0, 0], [1, 1, 3.2])), "outside the model grid"),
         (dict(prior=inf.BoxPrior([0, 0, 1], [1, 1, 1])), "empty along z"),
+        (dict(prior=inf.event_prior()), r"does not depend on \['t0', 'log_amplitude'\]"),
         (dict(key=0), "jax.random key"),
-        (dict(num_draws=0), "num_draws must be an integer >= 1"),
-        (dict(num_chains=2.5), "num_chains"),
-        (dict(global_stage=inf.GlobalStage(num_draws=4, num_polish=8)), "num_polish"),
+        (dict(options=inf.NutsOptions(num_draws=0)), "num_draws must be an integer >= 1"),
+        (dict(options=inf.NutsOptions(num_chains=2.5)), "num_chains"),
+        (
+            dict(options=inf.NutsOptions(global_stage=inf.GlobalStage(num_draws=4, num_polish=8))),
+            "num_polish",
+        ),
         (dict(log_likelihood=lambda s: s), "must return a scalar"),
     ],
 )
@@ -181,6 +207,21 @@ def test_locate_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         inf.locate(args.pop("log_likelihood"), args.pop("prior"), **args)
+
+
+@pytest.mark.parametrize("method", ["nuts", "nuts_no_stage", "laplace", "nested"])
+def test_locate_refuses_a_likelihood_that_is_nan_everywhere(method):
+    def nan_everywhere(source):
+        return jnp.nan * jnp.sum(source)
+
+    options = {
+        "nuts": inf.NutsOptions(global_stage=SMALL_STAGE),
+        "nuts_no_stage": inf.NutsOptions(global_stage=None),
+        "laplace": inf.LaplaceOptions(global_stage=SMALL_STAGE),
+        "nested": inf.NestedOptions(max_samples=2000),
+    }[method]
+    with pytest.raises(ValueError, match="NaN or -inf"):
+        inf.locate(nan_everywhere, inf.paper_prior(), key=jax.random.key(0), options=options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,18 +246,18 @@ def test_nuts_recovers_linear_gaussian_posterior(linear_toy, nuts_linear):
 def test_log_likelihood_traced_once_per_compilation(linear_toy, nuts_linear):
     idata, _, first = nuts_linear
     # a few call sites (global stage, polish, Hessian, warm-up, sampling), never one per step
-    assert 0 < first <= 12 < NUTS_SETTINGS["num_warmup"]
+    assert 0 < first <= 12 < NUTS.num_warmup
     before = len(linear_toy.calls)
     again = inf.locate(
-        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), **NUTS_SETTINGS
+        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(3), options=NUTS
     )
     assert len(linear_toy.calls) == before  # cached: no retrace, no recompilation
-    for c in inf.COORDS:  # same key, same draws
+    for c in COORDS:  # same key, same draws
         np.testing.assert_array_equal(
             np.asarray(again.posterior[c]), np.asarray(idata.posterior[c])
         )
     other = inf.locate(
-        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(4), **NUTS_SETTINGS
+        linear_toy.log_likelihood, linear_toy.prior, key=jax.random.key(4), options=NUTS
     )
     assert len(linear_toy.calls) == before
     assert not np.array_equal(np.asarray(other.posterior["x"]), np.asarray(idata.posterior["x"]))
@@ -241,9 +282,7 @@ def test_nuts_adapts_to_a_metre_scale_correlated_posterior():
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        idata = inf.locate(
-            log_likelihood, inf.paper_prior(), key=jax.random.key(8), **NUTS_SETTINGS
-        )
+        idata = inf.locate(log_likelihood, inf.paper_prior(), key=jax.random.key(8), options=NUTS)
     assert not [w for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
     s = inf.summary_dict(idata)
     got_mean, got_sd = _moments(idata)
@@ -280,13 +319,11 @@ def _cycle_skipping_toy():
 
 def test_nuts_global_stage_finds_the_global_mode_of_a_multimodal_likelihood():
     log_likelihood, prior, exact = _cycle_skipping_toy()
-    settings = dict(num_chains=4, num_warmup=200, num_draws=400)
     stage = inf.GlobalStage(num_draws=20_000, chunk_size=4096, num_polish=16, polish_steps=100)
+    settings = NUTS._replace(global_stage=stage)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        idata = inf.locate(
-            log_likelihood, prior, key=jax.random.key(5), global_stage=stage, **settings
-        )
+        idata = inf.locate(log_likelihood, prior, key=jax.random.key(5), options=settings)
     assert not [w for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
     s = inf.summary_dict(idata)
     assert s["rhat_max"] < 1.01
@@ -301,11 +338,117 @@ def test_nuts_global_stage_finds_the_global_mode_of_a_multimodal_likelihood():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stuck = inf.locate(
-            log_likelihood, prior, key=jax.random.key(5), global_stage=None, **settings
+            log_likelihood, prior, key=jax.random.key(5), options=NUTS._replace(global_stage=None)
         )
     messages = [str(w.message) for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
     assert any(m.startswith("R-hat above 1.01") for m in messages)
     assert inf.summary_dict(stuck)["rhat_max"] > 1.1
+
+
+# --------------------------------------------------------------------------------------------
+# All five event parameters: a Likelihood with data as an argument
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearFn:
+    """traces = A @ theta + b: linear in all five parameters (a known-answer toy)."""
+
+    def __call__(self, theta, model, data):
+        r = data["observed"] - (jnp.einsum("rsk,k->rs", model["a"], theta) + model["b"])
+        return -0.5 * jnp.sum(r * r) / data["sigma"] ** 2 + data["norm"]
+
+
+class FiveToy(NamedTuple):
+    likelihood: Likelihood
+    prior: inf.BoxPrior
+    mean: np.ndarray
+    cov: np.ndarray
+    log_evidence: float
+
+
+@pytest.fixture(scope="module")
+def five_toy() -> FiveToy:
+    rng = np.random.default_rng(17)
+    a = rng.normal(size=(3, 40, 5)) * np.array([1.0, 1.0, 1.0, 3.0, 0.3])
+    b = rng.normal(size=(3, 40))
+    sigma = 0.2
+    truth = np.array([0.45, 0.6, 1.3, 0.05, -0.8])
+    observed = np.einsum("rsk,k->rs", a, truth) + b + sigma * rng.normal(size=b.shape)
+    norm = -0.5 * b.size * np.log(2 * np.pi * sigma**2)
+    lik = Likelihood(
+        LinearFn(), {"a": a, "b": b}, {"observed": observed, "sigma": np.float64(sigma),
+                                         "norm": np.float64(norm)},
+        inf.PARAMS,
+    )  # fmt: skip
+    am = a.reshape(-1, 5)
+    cov = np.linalg.inv(am.T @ am / sigma**2)
+    mean = cov @ am.T @ (observed - b).ravel() / sigma**2
+    r = (observed - b).ravel() - am @ mean
+    prior = inf.event_prior()
+    widths = np.array([1.0, 1.0, 2.43, 0.6, 10.0])
+    log_z = norm - 0.5 * r @ r / sigma**2 + 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
+    return FiveToy(lik, prior, mean, cov, float(log_z - np.sum(np.log(widths))))
+
+
+def test_nuts_and_laplace_recover_all_five_parameters(five_toy):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nuts = inf.locate(five_toy.likelihood, five_toy.prior, key=jax.random.key(2), options=NUTS)
+        lap = inf.locate(
+            five_toy.likelihood, five_toy.prior, key=jax.random.key(2),
+            options=inf.LaplaceOptions(global_stage=SMALL_STAGE),
+        )  # fmt: skip
+    assert not [w for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
+    true_std = np.sqrt(np.diag(five_toy.cov))
+    s = inf.summary_dict(nuts)
+    assert s["free"] == [True] * 5 and set(s["rhat"]) == set(inf.PARAMS)
+    np.testing.assert_array_less(
+        np.abs(np.array(s["mean"]) - five_toy.mean), 4 * true_std / np.sqrt(s["ess_min"])
+    )
+    np.testing.assert_allclose(s["std"], true_std, rtol=0.12)
+    # the posterior is Gaussian: the Laplace approximation is exact
+    s = inf.summary_dict(lap)
+    np.testing.assert_allclose(s["mean"], five_toy.mean, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(np.array(s["cov"]), five_toy.cov, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(s["q97_5"], five_toy.mean + 1.959963984540054 * true_std, rtol=1e-6)
+    assert s["relative_magnitude"]["mean"] == pytest.approx(
+        (2 / 3) * five_toy.mean[4] / np.log(10), rel=1e-6
+    )
+    assert "relative magnitude" in inf.summary_table(lap)
+
+
+def test_fixed_parameters_are_conditioned_on(five_toy):
+    """Fixing t0 and the amplitude at the truth gives the conditional Gaussian posterior."""
+    fixed = np.array([0.05, -0.8])
+    prior = inf.event_prior(t0=fixed[0], log_amplitude=fixed[1])
+    lap = inf.locate(
+        five_toy.likelihood, prior, key=jax.random.key(3),
+        options=inf.LaplaceOptions(global_stage=SMALL_STAGE),
+    )  # fmt: skip
+    s = inf.summary_dict(lap)
+    prec = np.linalg.inv(five_toy.cov)
+    cond_cov = np.linalg.inv(prec[:3, :3])
+    cond_mean = five_toy.mean[:3] - cond_cov @ prec[:3, 3:] @ (fixed - five_toy.mean[3:])
+    np.testing.assert_allclose(s["mean"][:3], cond_mean, rtol=1e-6)
+    np.testing.assert_allclose(np.array(s["cov"])[:3, :3], cond_cov, rtol=1e-5)
+    assert s["mean"][3:] == pytest.approx(fixed.tolist()) and s["std"][3:] == [0.0, 0.0]
+    assert s["free"] == [True, True, True, False, False]
+
+
+def test_nested_evidence_with_all_five_parameters(five_toy, tmp_path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        idata = inf.locate(
+            five_toy.likelihood, five_toy.prior, key=jax.random.key(5),
+            options=inf.NestedOptions(num_draws=2000),
+        )  # fmt: skip
+    s = inf.summary_dict(idata)
+    assert abs(s["log_evidence"] - five_toy.log_evidence) < 3 * s["log_evidence_err"] + 0.3
+    true_std = np.sqrt(np.diag(five_toy.cov))
+    np.testing.assert_array_less(
+        np.abs(np.array(s["mean"]) - five_toy.mean), 4 * true_std / np.sqrt(s["ess_min"])
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,12 +486,10 @@ def test_nested_same_key_same_samples(linear_toy, nested_linear):
         again = inf.locate(
             linear_toy.log_likelihood,
             linear_toy.prior,
-            method="nested",
             key=jax.random.key(11),
-            num_chains=1,
-            num_draws=3000,
+            options=inf.NestedOptions(num_draws=3000),
         )
-    for c in inf.COORDS:
+    for c in COORDS:
         np.testing.assert_array_equal(
             np.asarray(again.posterior[c]), np.asarray(idata.posterior[c])
         )
@@ -370,6 +511,7 @@ def test_summary_dict_and_table(nuts_linear, nested_linear):
         assert np.all(np.array(s["mean_km"]) < np.array(s["q84_km"]))
         table = inf.summary_table(idata, truth=[0.4, 0.55, 1.2])
         assert "68% interval" in table and "[0.000, 2.430]" in table and "0.5500" in table
+        assert "fixed" in table  # t0 and the amplitude
     assert "log Z =" in inf.summary_table(nested_linear[0])
     assert "log Z" not in inf.summary_table(nuts_linear[0])
     assert inf.summary_dict(nuts_linear[0])["log_evidence"] is None
@@ -379,7 +521,10 @@ def _fake_idata(x, y, z, diverging=None, lower=(0.0, 0.0, 0.0), upper=(1.0, 1.0,
     stats = {"diverging": np.zeros(np.shape(x), bool) if diverging is None else diverging}
     idata = az.from_dict(posterior={"x": x, "y": y, "z": z}, sample_stats=stats)
     idata.posterior.attrs.update(
-        method="nuts", prior_lower_km=list(lower), prior_upper_km=list(upper)
+        method="nuts",
+        prior_lower=[*lower, 0.0, 0.0],
+        prior_upper=[*upper, 0.0, 0.0],
+        fixed={"t0": 0.0, "log_amplitude": 0.0},
     )
     return idata
 

@@ -1,137 +1,147 @@
-"""The Gaussian white-noise waveform likelihood: values, gradients, noise and bad input."""
+"""Waveform likelihoods: known values (white, Whittle, dense Cholesky), gradients, the
+cross-correlation search, data as an argument, and bad input."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import linalg, stats
 
-from jaxseis.likelihood import waveform as wf
+import jaxseis as js
+from jaxseis.forward import forward_model, make_forward
+from jaxseis.likelihood import waveform_log_likelihood
+from jaxseis.noise import ColouredNoise, WhiteNoise, marine_psd, per_bin_variance
 
-N_REC, N_SAMP = 3, 40
-
-
-def _toy():
-    """A linear toy forward model ``traces = A @ source + b`` and its data, ``[3, 40]``."""
-    rng = np.random.default_rng(1)
-    a = rng.normal(size=(N_REC, N_SAMP, 3))
-    b = rng.normal(size=(N_REC, N_SAMP))
-    aj, bj = jnp.asarray(a), jnp.asarray(b)  # default precision: float32 or float64
-
-    def forward(source):
-        return jnp.einsum("rsk,k->rs", aj, source) + bj
-
-    truth = np.array([0.3, 0.6, 1.2])
-    observed = np.einsum("rsk,k->rs", a, truth) + b + 0.5 * rng.normal(size=(N_REC, N_SAMP))
-    return forward, observed, a, b
+THETA = np.array([0.38, 0.29, 1.56, 0.013, 0.2])  # near the paper's event
 
 
-def _tol():
-    return 1e-10 if jax.config.jax_enable_x64 else 1e-5
+@pytest.fixture(scope="module")
+def emulators():
+    return js.load_bundled((1, 2, 3, 4))
 
 
-@pytest.mark.parametrize("sigma", [0.5, np.array([0.4, 0.5, 0.7])])
-def test_matches_scipy_normal(sigma):
-    forward, observed, a, b = _toy()
-    ll = wf.gaussian_log_likelihood(forward, observed, sigma)
-    source = np.array([0.25, 0.55, 1.3])
-    pred = np.einsum("rsk,k->rs", a, source) + b
-    s = np.broadcast_to(np.reshape(sigma, (-1, 1)), observed.shape)
-    expected = stats.norm.logpdf(observed, pred, s).sum()
-    np.testing.assert_allclose(float(ll(jnp.asarray(source))), expected, rtol=_tol())
-    np.testing.assert_allclose(float(jax.jit(ll)(jnp.asarray(source))), expected, rtol=_tol())
+@pytest.fixture(scope="module")
+def model(emulators):
+    return forward_model(emulators)
 
 
-def test_extra_variance_adds_to_sigma_squared():
-    forward, observed, a, b = _toy()
-    extra = np.linspace(0.1, 0.3, N_SAMP)[None, :] * np.ones((N_REC, 1))
-    ll = wf.gaussian_log_likelihood(forward, observed, 0.5, extra_variance=extra)
-    source = np.array([0.3, 0.6, 1.2])
-    pred = np.einsum("rsk,k->rs", a, source) + b
-    expected = stats.norm.logpdf(observed, pred, np.sqrt(0.25 + extra)).sum()
-    np.testing.assert_allclose(float(ll(jnp.asarray(source))), expected, rtol=_tol())
-    # a broadcastable per-receiver variance
-    ll_r = wf.gaussian_log_likelihood(forward, observed, 0.5, extra_variance=[[0.1], [0.2], [0.0]])
-    s = np.sqrt(0.25 + np.array([[0.1], [0.2], [0.0]]) * np.ones((1, N_SAMP)))
-    expected = stats.norm.logpdf(observed, pred, s).sum()
-    np.testing.assert_allclose(float(ll_r(jnp.asarray(source))), expected, rtol=_tol())
+@pytest.fixture(scope="module")
+def obs(emulators):
+    return js.observe(js.load_paper_event(), emulators, noise_key=jax.random.key(0))
 
 
-def test_gradient_matches_finite_differences_and_analytic():
-    forward, observed, a, b = _toy()
-    sigma = 0.5
-    ll = wf.gaussian_log_likelihood(forward, observed, sigma)
-    source = np.array([0.25, 0.55, 1.3])
-    grad = np.asarray(jax.grad(ll)(jnp.asarray(source)))
-    residual = observed - (np.einsum("rsk,k->rs", a, source) + b)
-    analytic = np.einsum("rs,rsk->k", residual, a) / sigma**2
-    np.testing.assert_allclose(grad, analytic, rtol=1e-4 if _tol() > 1e-6 else 1e-9)
-    h = 1e-3
-    fd = [(float(ll(source + h * e)) - float(ll(source - h * e))) / (2 * h) for e in np.eye(3)]
-    np.testing.assert_allclose(grad, fd, rtol=2e-3, atol=1e-2)
+def _predicted(emulators, theta):
+    with jax.enable_x64(True):
+        return np.asarray(make_forward(emulators)(jnp.asarray(theta)), dtype=np.float64)
 
 
-def test_default_sigma_is_the_papers_level():
-    assert wf.default_sigma(4476.0) == pytest.approx(250.0, rel=3e-3)
-    assert wf.default_sigma(-2.0) == pytest.approx(0.112)
-    for bad in (0.0, np.nan, np.inf, [1.0, 2.0]):
-        with pytest.raises(ValueError, match="reference_peak"):
-            wf.default_sigma(bad)
+def test_time_domain_matches_scipy(emulators, obs):
+    sigma = np.array([0.004, 0.006, 0.008, 0.01])
+    o = obs.replace(noise=WhiteNoise(sigma))
+    extra = np.linspace(0.0, 1e-5, o.n_samples)[None, :] * np.ones((4, 1))
+    lik = waveform_log_likelihood(emulators, o, extra_variance=extra)
+    pred = _predicted(emulators, THETA)
+    s = np.sqrt(sigma[:, None] ** 2 + extra)
+    expected = stats.norm.logpdf(o.traces, pred, s).sum()
+    # the networks run in float32: the two compilations of the forward model round differently
+    np.testing.assert_allclose(float(lik(THETA)), expected, rtol=1e-6)
 
 
-def test_add_noise_is_seeded_and_has_the_right_level():
-    traces = jnp.zeros((N_REC, 20_000), jnp.float32)
-    a = wf.add_noise(traces, 2.0, jax.random.key(0))
-    b = wf.add_noise(traces, 2.0, jax.random.key(0))
-    c = wf.add_noise(traces, 2.0, jax.random.key(1))
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert not np.array_equal(np.asarray(a), np.asarray(c))
-    assert a.shape == traces.shape and a.dtype == traces.dtype
-    assert float(jnp.std(a)) == pytest.approx(2.0, rel=0.02)
-    per = wf.add_noise(traces, np.array([1.0, 2.0, 4.0]), jax.random.key(0))
-    np.testing.assert_allclose(np.std(np.asarray(per), axis=1), [1.0, 2.0, 4.0], rtol=0.03)
-    with pytest.raises(ValueError, match="one per receiver"):
-        wf.add_noise(traces, np.ones(4), jax.random.key(0))
-    with pytest.raises(ValueError, match="sigma must be >= 0"):
-        wf.add_noise(traces, -1.0, jax.random.key(0))
+def test_whittle_equals_time_domain_for_white_noise(emulators, obs):
+    time = waveform_log_likelihood(emulators, obs)
+    freq = waveform_log_likelihood(emulators, obs, domain="frequency")
+    for theta in (THETA, obs.truth, THETA + np.array([0.02, -0.01, 0.03, -0.05, 0.5])):
+        np.testing.assert_allclose(float(freq(theta)), float(time(theta)), rtol=1e-11)
 
 
-@pytest.mark.parametrize(
-    "change, match",
-    [
-        (lambda o: o[:2], "receiver count mismatch.*2 receivers.*returns 3"),
-        (lambda o: o[:, :30], "sample count mismatch.*30 samples.*returns 40"),
-        (lambda o: np.where(np.arange(N_SAMP) == 5, np.nan, o), "NaN"),
-        (lambda o: o.ravel(), r"shape \[n_receivers, n_samples\]"),
-    ],
-)
-def test_bad_observed_traces(change, match):
-    forward, observed, _, _ = _toy()
-    with pytest.raises(ValueError, match=match):
-        wf.gaussian_log_likelihood(forward, change(observed), 0.5)
+def test_whittle_equals_dense_gaussian_for_a_circulant_covariance(emulators, obs):
+    """For stationary noise on a circle (covariance circulant with eigenvalues S_k) the
+    Whittle likelihood is the exact Gaussian density: compared against a dense Cholesky."""
+    f = np.fft.rfftfreq(obs.n_samples, obs.dt)
+    psd = np.stack([(1e-4 * (r + 1)) ** 2 * obs.dt * marine_psd(f) for r in range(4)])
+    o = obs.replace(noise=ColouredNoise(psd, obs.dt))
+    lik = waveform_log_likelihood(emulators, o)
+    resid = o.traces - _predicted(emulators, THETA)
+    s_k = per_bin_variance(o.noise, o.n_samples, o.dt)
+    expected = 0.0
+    n = o.n_samples
+    for r in range(4):
+        full = np.concatenate([s_k[r], s_k[r, 1:][::-1]])  # all n eigenvalues (n odd)
+        row = np.real(np.fft.ifft(full))  # first row of the circulant covariance
+        cov = linalg.circulant(row)
+        expected += stats.multivariate_normal(np.zeros(n), cov).logpdf(resid[r])
+    np.testing.assert_allclose(float(lik(THETA)), expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "sigma, match",
-    [
-        (0.0, "sigma must be > 0"),
-        (-1.0, "sigma must be > 0"),
-        (np.nan, "sigma must be > 0 and finite"),
-        (np.array([0.5, 0.5]), "sigma has 2 values.*3 receivers"),
-        (np.array([0.5, 0.0, 0.5]), "sigma must be > 0"),
-    ],
-)
-def test_bad_sigma(sigma, match):
-    forward, observed, _, _ = _toy()
-    with pytest.raises(ValueError, match=match):
-        wf.gaussian_log_likelihood(forward, observed, sigma)
+@pytest.mark.parametrize("domain", ["time", "frequency"])
+def test_gradient_matches_finite_differences(emulators, obs, domain):
+    # networks in float64 too, so that finite differences resolve the gradient
+    lik = waveform_log_likelihood(forward_model(emulators, dtype=jnp.float64), obs, domain=domain)
+    with jax.enable_x64(True):
+        model = jax.tree.map(jnp.asarray, lik.model)
+        data = jax.tree.map(jnp.asarray, lik.data)
+        f = jax.jit(lambda t: lik.fn(t, model, data))
+        t0 = jnp.asarray(THETA)
+        g = np.asarray(jax.grad(f)(t0))
+        steps = np.array([1e-5, 1e-5, 1e-5, 1e-6, 1e-5])
+        pairs = zip(steps, np.eye(5), strict=True)
+        fd = np.array([(f(t0 + h * e) - f(t0 - h * e)) / (2 * h) for h, e in pairs])
+    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
 
 
-def test_bad_extra_variance_and_forward():
-    forward, observed, _, _ = _toy()
-    with pytest.raises(ValueError, match="extra_variance must be finite and >= 0"):
-        wf.gaussian_log_likelihood(forward, observed, 0.5, extra_variance=-np.ones((3, 1)))
+def test_search_recovers_origin_time_and_amplitude(emulators, model):
+    """The cross-correlation search finds t0 and the amplitude of a shifted, scaled,
+    noise-free observation at the true position, and the best lag within the window."""
+    truth = [0.375, 0.3, 1.57, -0.1234, np.log(3.0)]
+    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4])
+    lik = waveform_log_likelihood(model, o)
+    with jax.enable_x64(True):
+        m = jax.tree.map(jnp.asarray, lik.model)
+        d = jax.tree.map(jnp.asarray, lik.data)
+        spectra = lik.search.spectra(jnp.asarray([truth[:3]]), m)
+        ll, t0, la = lik.search.profile(spectra, d, (-0.3, 0.3), (-5.0, 5.0))
+        assert abs(float(t0[0]) - truth[3]) < 0.1 * o.dt
+        assert abs(float(la[0]) - truth[4]) < 0.02
+        np.testing.assert_allclose(float(ll[0]), float(lik(truth)), atol=5.0)
+        # a window that excludes the truth: the best lag is its edge
+        _, t0, _ = lik.search.profile(spectra, d, (0.0, 0.1), (-5.0, 5.0))
+        assert float(t0[0]) == pytest.approx(0.0, abs=1e-9)
+        # fixed t0 and amplitude: the exact log-likelihood (up to the circular shift)
+        ll, t0, la = lik.search.profile(spectra, d, (truth[3], truth[3]), (0.0, 0.0))
+        assert float(t0[0]) == pytest.approx(truth[3]) and float(la[0]) == pytest.approx(0.0)
+
+
+def test_one_function_for_every_event(emulators, model):
+    event = js.load_paper_event()
+    a = waveform_log_likelihood(model, js.observe(event, emulators, noise_key=jax.random.key(1)))
+    b = waveform_log_likelihood(model, js.observe(event, emulators, noise_key=jax.random.key(2)))
+    assert a.fn == b.fn and hash(a.fn) == hash(b.fn) and a.search == b.search
+    assert jax.tree.structure(a.data) == jax.tree.structure(b.data)
+    np.testing.assert_allclose(float(a.with_data(b.data)(THETA)), float(b(THETA)))
+
+
+def test_observation_matched_to_the_emulators_by_position(emulators, obs):
+    reversed_obs = obs.select([3, 2, 1, 0])
+    np.testing.assert_allclose(
+        float(waveform_log_likelihood(emulators, reversed_obs)(THETA)),
+        float(waveform_log_likelihood(emulators, obs)(THETA)),
+    )
+
+
+def test_bad_input(emulators, obs):
+    with pytest.raises(ValueError, match="no observed station matches"):
+        waveform_log_likelihood(emulators, obs.select([0, 1, 2]))
+    short = obs.replace(traces=obs.traces[:, :400], noise=WhiteNoise(obs.noise.sigma))
+    with pytest.raises(ValueError, match="400 samples at 4 ms but the emulators predict 501"):
+        waveform_log_likelihood(emulators, short)
+    psd = np.ones((4, obs.n_samples // 2 + 1))
+    coloured = obs.replace(noise=ColouredNoise(psd, obs.dt))
+    with pytest.raises(ValueError, match="domain='frequency'"):
+        waveform_log_likelihood(emulators, coloured, domain="time")
     with pytest.raises(ValueError, match="does not broadcast"):
-        wf.gaussian_log_likelihood(forward, observed, 0.5, extra_variance=np.ones((2, 40)))
-    with pytest.raises(ValueError, match=r"must return traces \[n_receivers, n_samples\]"):
-        wf.gaussian_log_likelihood(lambda s: forward(s).ravel(), observed.ravel()[None], 0.5)
+        waveform_log_likelihood(emulators, obs, extra_variance=np.ones((3, 7)))
+    lik = waveform_log_likelihood(emulators, obs)
+    with pytest.raises(ValueError, match="look like metres"):
+        lik([375.0, 300.0, 1570.0])
+    with pytest.raises(ValueError, match=r"\[5\]"):
+        lik([0.1, 0.2])

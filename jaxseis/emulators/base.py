@@ -44,6 +44,7 @@ from jaxseis.preprocess import (
 
 __all__ = [
     "FAMILIES",
+    "X64_MESSAGE",
     "FORMAT_VERSION",
     "Emulator",
     "Family",
@@ -53,6 +54,7 @@ __all__ = [
     "fit",
     "fit_peaks",
     "fit_receivers",
+    "has_core_gps",
     "load",
     "make_predictor",
     "predict",
@@ -419,7 +421,7 @@ def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tup
     if not isinstance(emulator, Emulator):
         raise TypeError(f"expected a fitted Emulator, got {type(emulator).__name__}")
     family = _family(emulator.kind)
-    has_gps = family.uses_alignment or _has_core_gps(emulator.core)
+    has_gps = family.uses_alignment or has_core_gps(emulator.core)
     if gp_dtype is None:
         if has_gps and not _x64_enabled():
             raise ValueError(X64_MESSAGE)
@@ -449,13 +451,24 @@ def predictor_parts(emulator: Emulator, dtype=jnp.float32, gp_dtype=None) -> tup
     return static, params
 
 
-def _has_core_gps(core: dict) -> bool:
+def has_core_gps(core: dict) -> bool:
     """Whether a family's parameters hold GPs (``core["gps"]``: PCA+GP, AE+GP, D18)."""
     return isinstance(core, dict) and "gps" in core
 
 
-def apply_predictor(static: tuple, params: dict, source):
-    """Trace ``[n_samples]`` at a source ``[3]`` (km) from :func:`predictor_parts` output."""
+def apply_predictor(static: tuple, params: dict, source, t0=0.0, log_amplitude=0.0):
+    """Trace ``[n_samples]`` from :func:`predictor_parts` output.
+
+    Args:
+        static, params: from :func:`predictor_parts`.
+        source: ``[3]`` position, km.
+        t0: origin time, s: the trace is delayed by ``t0`` (fractional, zero fill).
+        log_amplitude: natural log of the source strength relative to the training source:
+            the trace is scaled by ``exp(log_amplitude)``.
+
+    For families with peak alignment the delay and the scale join the predicted peak shift
+    and amplitude ratio, so the trace is interpolated once.
+    """
     kind, config, dt, gp_dtype, has_gps = static
     family = _family(kind)
     if has_gps and gp_dtype == "float64" and not _x64_enabled():
@@ -464,12 +477,15 @@ def apply_predictor(static: tuple, params: dict, source):
     core_fn = family.predict_core(params["core"], json.loads(config))
     feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
     aligned = core_fn((feats.astype(dtype) - params["mean"]) / params["std"]).astype(dtype)
+    t0 = jnp.asarray(t0, dtype)
+    log_amplitude = jnp.asarray(log_amplitude, dtype)
     if not family.uses_alignment:
-        return aligned
+        return unalign(aligned, log_amplitude, t0, dt)
     g = params["gps"]
     gps = GaussianProcesses(**(g | {"x_scaler": Standardizer(**g["x_scaler"])}))
     log_ratio, shift = predict_gps(gps, feats)
-    trace = unalign(aligned, log_ratio.astype(dtype), shift.astype(dtype), dt)
+    log_ratio = log_ratio.astype(dtype) + log_amplitude
+    trace = unalign(aligned, log_ratio, shift.astype(dtype) + t0, dt)
     return params["ref"] * trace
 
 

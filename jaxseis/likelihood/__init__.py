@@ -1,25 +1,33 @@
-"""Log-likelihoods of a source position.
+"""Log-likelihoods of the event parameters ``(x, y, z, t0, log_amplitude)``.
 
-* :mod:`jaxseis.likelihood.waveform`: Gaussian white-noise likelihood of observed traces;
+* :mod:`jaxseis.likelihood.base`: the :class:`Likelihood` container (a hashable function of the
+  parameters, the model's arrays and the event's data);
+* :mod:`jaxseis.likelihood.waveform`: Gaussian waveform likelihoods under white noise (time
+  domain) or coloured noise (Whittle, frequency domain), with the cross-correlation search;
 * :mod:`jaxseis.likelihood.edt`: arrival-time likelihoods (NonLinLoc's Equal-Differential-Time
-  and the ordinary Gaussian one with an explicit origin time).
+  and the Gaussian one with an explicit origin time).
 
-Each constructor returns a jittable, differentiable function ``source [3] (km) -> log L`` that
-:func:`jaxseis.inference.locate` samples.
+Each constructor returns a :class:`Likelihood` that :func:`jaxseis.locate` samples.
 """
 
+from jaxseis.likelihood.base import PARAMS, POSITION, Likelihood, as_likelihood
 from jaxseis.likelihood.edt import (
     CONVENTIONS,
     edt_log_likelihood,
+    edt_pair_residuals,
     gaussian_arrival_log_likelihood,
 )
-from jaxseis.likelihood.waveform import add_noise, default_sigma, gaussian_log_likelihood
+from jaxseis.likelihood.waveform import waveform_data, waveform_log_likelihood
 
 __all__ = [
     "CONVENTIONS",
-    "add_noise",
-    "default_sigma",
+    "PARAMS",
+    "POSITION",
+    "Likelihood",
+    "as_likelihood",
     "edt_log_likelihood",
+    "edt_pair_residuals",
     "gaussian_arrival_log_likelihood",
-    "gaussian_log_likelihood",
+    "waveform_data",
+    "waveform_log_likelihood",
 ]

@@ -1,9 +1,11 @@
 """Arrival-time log-likelihoods of a source position: EDT (NonLinLoc) and Gaussian.
 
-Every constructor here validates its inputs once and returns a pure function of the source
-position, ``log_likelihood(source_km [3]) -> scalar``, that works under ``jax.jit``, ``vmap`` and
-``grad`` (travel times come from :func:`jaxseis.traveltime.interpolate_traveltimes`), so it plugs
-straight into :func:`jaxseis.inference.locate`.
+Every constructor here validates its inputs once and returns a
+:class:`~jaxseis.likelihood.Likelihood` of the event parameters: the travel-time tables are its
+``model`` and the picks its ``data``, so one compiled program serves every event with the same
+number of picks. Travel times are interpolated trilinearly
+(:func:`jaxseis.traveltime.interpolate_point`), so the likelihoods work under ``jax.jit``,
+``vmap`` and ``grad``.
 
 **Equal Differential Time (EDT).** With observed arrival times ``t_a``, predicted travel times
 ``T_a(x)`` and per-pick uncertainties ``sigma_a = sqrt(pick_a^2 + traveltime_error_a^2)``, the
@@ -44,32 +46,35 @@ NonLinLoc's ``ln(prob_density)``.
 
 **Gaussian arrival-time likelihood.** :func:`gaussian_arrival_log_likelihood` is the ordinary
 independent-Gaussian likelihood ``t_a ~ N(t0 + T_a(x), sigma_a^2)`` with an explicit origin time
-``t0``: estimated (a 4th parameter), fixed (e.g. 0 for the paper's simulated event, whose origin
-time is known) or marginalised analytically under a flat prior (the statistically exact way to
+``t0`` (the event parameter, relative to the picks' time reference): sampled like the position
+(fix it in the prior, e.g. ``t0=0.0`` for the paper's simulated event, whose origin time is
+known), or marginalised analytically under a flat prior (the statistically exact way to
 eliminate it, for comparison with EDT).
 
-**Sources outside the table.** Called eagerly with a concrete position outside the travel-time
-table, the likelihoods raise ``ValueError``; traced (inside ``jit``, ``vmap``, ``grad`` or a
-sampler) they return ``-inf`` there, with a zero (finite) gradient, so a sampler rejects the
-point. Keep the prior inside the table (the paper's prior box is).
+**Sources outside the table.** Called eagerly with a position outside the travel-time table,
+the likelihoods raise ``ValueError``; inside a compiled function (a sampler) they return
+``-inf`` there, with a zero (finite) gradient, so a sampler rejects the point. Keep the prior
+inside the table (the paper's prior box is).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Mapping
 from typing import Literal
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
+from jaxseis.geometry import Grid
+from jaxseis.likelihood.base import POSITION, Likelihood
+from jaxseis.picking import Picks
 from jaxseis.traveltime import (
     TravelTimeTables,
-    _check_tables,
-    _is_traced,
-    check_inside_table,
-    make_interpolator,
+    check_tables,
+    interpolate_point,
+    interpolate_traveltimes,
 )
 
 __all__ = [
@@ -88,54 +93,62 @@ _RECEIVER_TOL_KM = 1e-6
 
 def match_picks(
     tables: TravelTimeTables,
-    picks_s,
+    picks,
     receivers_km=None,
-) -> tuple[TravelTimeTables, np.ndarray]:
+) -> tuple[TravelTimeTables, np.ndarray, tuple[str, ...]]:
     """Match picks to travel-time tables and validate them.
 
     Args:
         tables: the travel-time tables.
-        picks_s: arrival times in s, either ``[n]`` (one per receiver of ``receivers_km``, or
-            per table when ``receivers_km`` is ``None``) or a mapping ``{station label: time}``.
+        picks: :class:`~jaxseis.picking.Picks` (matched by ``receivers_km`` when they carry
+            positions, else by station code), arrival times in s ``[n]`` (one per receiver of
+            ``receivers_km``, or per table when ``receivers_km`` is ``None``), or a mapping
+            ``{station code: time}``.
         receivers_km: ``[n, 3]`` positions (km) of the receivers the picks belong to, each of
             which must have a table.
 
     Returns:
-        ``(tables of the picked receivers in pick order, picks [n] float64)``.
+        ``(tables of the picked receivers in pick order, picks [n] float64, station codes)``.
 
     Raises:
-        ValueError: a receiver or label without a table, a count mismatch, duplicate receivers,
-            NaN or infinite picks, or fewer than one pick.
+        ValueError: a receiver or code without a table, a count mismatch, duplicate receivers,
+            NaN or infinite picks, or no pick.
     """
-    _check_tables(tables)
+    check_tables(tables)
     labels = tuple(tables.labels) if tables.labels else ()
-    if isinstance(picks_s, Mapping):
+    if isinstance(picks, Picks):
+        if picks.receivers_km is not None and receivers_km is None:
+            receivers_km = picks.receivers_km
+        if receivers_km is None:
+            picks = dict(zip(picks.labels, np.asarray(picks.times_s), strict=True))
+        else:
+            picks = np.asarray(picks.times_s)
+    if isinstance(picks, Mapping):
         if receivers_km is not None:
-            raise ValueError("give either picks by station label (a mapping) or receivers_km")
-        missing = [k for k in picks_s if k not in labels]
+            raise ValueError("give either picks by station code (a mapping) or receivers_km")
+        missing = [k for k in picks if k not in labels]
         if missing:
             raise ValueError(
-                f"receiver(s) {missing} have no travel-time table (tables hold {list(labels)})"
+                f"station(s) {missing} have no travel-time table (tables hold {list(labels)})"
             )
-        index = [labels.index(k) for k in picks_s]
-        picks = np.array([picks_s[k] for k in picks_s], dtype=np.float64)
-        names = list(picks_s)
+        index = [labels.index(k) for k in picks]
+        times = np.array([picks[k] for k in picks], dtype=np.float64)
     else:
-        picks = np.atleast_1d(np.asarray(picks_s, dtype=np.float64))
-        if picks.ndim != 1:
-            raise ValueError(f"picks_s must be a 1-D array of times in s; got shape {picks.shape}")
+        times = np.atleast_1d(np.asarray(picks, dtype=np.float64))
+        if times.ndim != 1:
+            raise ValueError(f"picks must be a 1-D array of times in s; got shape {times.shape}")
         if receivers_km is None:
-            if picks.size != tables.n_receivers:
+            if times.size != tables.n_receivers:
                 raise ValueError(
-                    f"got {picks.size} picks for {tables.n_receivers} travel-time tables; pass "
-                    "receivers_km (or picks by station label) to say which receiver each pick "
+                    f"got {times.size} picks for {tables.n_receivers} travel-time tables; pass "
+                    "receivers_km (or picks by station code) to say which receiver each pick "
                     "belongs to"
                 )
             index = list(range(tables.n_receivers))
         else:
             rec = np.asarray(receivers_km, dtype=np.float64).reshape(-1, 3)
-            if rec.shape[0] != picks.size:
-                raise ValueError(f"got {picks.size} picks for {rec.shape[0]} receivers_km")
+            if rec.shape[0] != times.size:
+                raise ValueError(f"got {times.size} picks for {rec.shape[0]} receivers_km")
             dist = np.linalg.norm(rec[:, None, :] - tables.receivers_km[None, :, :], axis=-1)
             index = []
             for i, row in enumerate(dist):
@@ -146,15 +159,15 @@ def match_picks(
                         f"receivers {np.round(tables.receivers_km, 6).tolist()})"
                     )
                 index.append(j)
-        names = [labels[j] if labels else f"#{j}" for j in index]
+    names = tuple(labels[j] if labels else f"#{j}" for j in index)
     if len(set(index)) != len(index):
-        raise ValueError(f"a receiver appears more than once among the picks ({names})")
-    bad = [names[i] for i in np.flatnonzero(~np.isfinite(picks))]
+        raise ValueError(f"a receiver appears more than once among the picks ({list(names)})")
+    bad = [names[i] for i in np.flatnonzero(~np.isfinite(times))]
     if bad:
         raise ValueError(f"the picks of {bad} are NaN or infinite; drop those receivers")
-    if picks.size < 1:
+    if times.size < 1:
         raise ValueError("no picks given")
-    return tables.select(index), picks
+    return tables.select(index), times, names
 
 
 def _variances(name: str, value, n: int) -> np.ndarray:
@@ -180,51 +193,81 @@ def _total_variance(sigma_s, traveltime_error_s, n: int) -> np.ndarray:
     return var
 
 
-def _wrap(core: Callable, grid, n_params: int, name: str) -> Callable:
-    """Add eager input checks (shape, finite, inside the table) around a jitted ``core``."""
-    jitted = jax.jit(core)
+def _pick_sigma(picks, sigma_s):
+    """The pick errors of :class:`Picks` unless ``sigma_s`` is given (default 0.005 s)."""
+    if sigma_s is not None:
+        return sigma_s
+    if isinstance(picks, Picks):
+        return np.asarray(picks.errors_s, dtype=np.float64)
+    return 0.005
 
-    def log_likelihood(params):
-        if not _is_traced(params):
-            p = np.asarray(params, dtype=np.float64)
-            if p.shape != (n_params,):
-                raise ValueError(f"{name} takes an array of shape [{n_params}]; got {p.shape}")
-            if not np.all(np.isfinite(p)):
-                raise ValueError(f"{name}: parameters contain NaN or infinite values: {p}")
-            check_inside_table(grid, p[:3])
-        return jitted(params)
 
-    log_likelihood.__name__ = name
-    log_likelihood.__doc__ = f"{name}(params [{n_params}]) -> scalar log-likelihood (jittable)."
-    return log_likelihood
+@dataclasses.dataclass(frozen=True)
+class EdtFn:
+    """``fn(theta, model, data)`` of the EDT likelihood (hashable by its settings)."""
+
+    grid: Grid
+    convention: str
+
+    def __call__(self, theta, model, data):
+        tt, inside = interpolate_point(model["times"], self.grid, theta[:3])
+        dtype = tt.dtype
+        r = data["dobs"].astype(dtype) - (tt[data["ia"]] - tt[data["ib"]])
+        v = data["pair_var"].astype(dtype)
+        scale = 0.5 if self.convention == "nonlinloc" else 1.0
+        ll = data["power"].astype(dtype) * logsumexp(-0.5 * jnp.log(v) - scale * r**2 / v)
+        return jnp.where(inside, ll, -jnp.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrivalFn:
+    """``fn(theta, model, data)`` of the Gaussian arrival-time likelihood."""
+
+    grid: Grid
+    marginal: bool
+
+    def __call__(self, theta, model, data):
+        tt, inside = interpolate_point(model["times"], self.grid, theta[:3])
+        dtype = tt.dtype
+        w = data["weight"].astype(dtype)
+        d = data["rel"].astype(dtype) - tt
+        if self.marginal:
+            dbar = jnp.sum(w * d) / jnp.sum(w)
+            ll = -0.5 * jnp.sum(w * (d - dbar) ** 2) + data["norm"].astype(dtype)
+        else:
+            res = d - (theta[3] - data["ref"]).astype(dtype)
+            ll = -0.5 * jnp.sum(w * res**2) + data["norm"].astype(dtype)
+        return jnp.where(inside, ll, -jnp.inf)
 
 
 def edt_log_likelihood(
     tables: TravelTimeTables,
-    picks_s,
-    sigma_s=0.005,
+    picks,
+    sigma_s=None,
     *,
     traveltime_error_s=0.0,
     receivers_km=None,
     convention: Literal["nonlinloc", "paper"] = "nonlinloc",
-) -> Callable:
+) -> Likelihood:
     """NonLinLoc's Equal-Differential-Time log-likelihood of the source position.
 
     Args:
         tables: P travel-time tables (:func:`jaxseis.traveltime.traveltime_tables`).
-        picks_s: observed arrival times in s (any common time reference: the origin time is
-            eliminated), ``[n]`` or ``{station label: time}``; see :func:`match_picks`.
-        sigma_s: pick uncertainty (one standard deviation) in s, scalar or ``[n]`` (the paper's
-            0.005 s by default).
+        picks: :class:`~jaxseis.picking.Picks` (e.g. :func:`jaxseis.picking.picks_of`), or
+            arrival times in s ``[n]`` or ``{station code: time}`` (any common time reference:
+            the origin time is eliminated); see :func:`match_picks`.
+        sigma_s: pick uncertainty (one standard deviation) in s, scalar or ``[n]`` (default:
+            the picks' own errors, or the paper's 0.005 s for plain times).
         traveltime_error_s: travel-time (model) uncertainty in s, scalar or ``[n]``; combined
             with the pick error as ``sqrt(sigma_s^2 + traveltime_error_s^2)`` (NonLinLoc's
             ``LOCGAU SigmaTime`` with zero correlation length).
-        receivers_km: ``[n, 3]`` receivers of the picks (default: the tables' receivers).
+        receivers_km: ``[n, 3]`` receivers of the picks (default: the picks' own, else the
+            tables' receivers).
         convention: ``"nonlinloc"`` (default) or ``"paper"``; see the module docs.
 
     Returns:
-        ``log_likelihood(source_km [3]) -> scalar``, jittable and differentiable; ``-inf`` for a
-        traced source outside the table.
+        A :class:`~jaxseis.likelihood.Likelihood` of the position (``t0`` and the amplitude do
+        not enter: fix them in the prior); ``-inf`` outside the table in compiled code.
 
     Raises:
         ValueError: fewer than 2 picks, NaN picks, negative or zero uncertainties, receivers
@@ -232,56 +275,48 @@ def edt_log_likelihood(
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
-    sub, picks = match_picks(tables, picks_s, receivers_km)
-    n = picks.size
+    sigma_s = _pick_sigma(picks, sigma_s)
+    sub, times, names = match_picks(tables, picks, receivers_km)
+    n = times.size
     if n < 2:
         raise ValueError(f"EDT needs at least 2 picks (it uses pairs of picks); got {n}")
     var = _total_variance(sigma_s, traveltime_error_s, n)
     ia, ib = np.triu_indices(n, k=1)
-    pair_var = var[ia] + var[ib]
-    # observed differential times, relative to the first pick for precision
-    dobs = (picks[ia] - picks[0]) - (picks[ib] - picks[0])
-    interp = make_interpolator(sub)
-    scale = 0.5 if convention == "nonlinloc" else 1.0
-    power = float(n) if convention == "nonlinloc" else 1.0
-    dobs_j, pair_var_j = jnp.asarray(dobs), jnp.asarray(pair_var)
-    ia_j, ib_j = jnp.asarray(ia), jnp.asarray(ib)
-
-    def core(source_km):
-        tt, inside = interp(source_km)
-        dtype = tt.dtype
-        r = dobs_j.astype(dtype) - (tt[ia_j] - tt[ib_j])
-        v = pair_var_j.astype(dtype)
-        terms = -0.5 * jnp.log(v) - scale * r**2 / v
-        ll = power * logsumexp(terms)
-        return jnp.where(inside, ll, -jnp.inf)
-
-    return _wrap(core, sub.grid, 3, f"edt_log_likelihood_{convention}")
+    data = {
+        # observed differential times, relative to the first pick for precision
+        "dobs": (times[ia] - times[0]) - (times[ib] - times[0]),
+        "pair_var": var[ia] + var[ib],
+        "ia": ia.astype(np.int32),
+        "ib": ib.astype(np.int32),
+        "power": np.float64(n if convention == "nonlinloc" else 1.0),
+    }
+    return Likelihood(
+        EdtFn(sub.grid, convention), {"times": sub.times}, data, POSITION,
+        receivers_km=sub.receivers_km, stations=names, extent_km=sub.grid.extent_km,
+    )  # fmt: skip
 
 
-def edt_pair_residuals(tables: TravelTimeTables, picks_s, source_km, receivers_km=None):
+def edt_pair_residuals(tables: TravelTimeTables, picks, source_km, receivers_km=None):
     """EDT residuals ``r_ab`` (s) of every pair ``a < b`` at one source ``[3]`` (km).
 
     ``r_ab = (t_a - t_b) - (T_a(x) - T_b(x))``, in the order of ``numpy.triu_indices(n, 1)``.
     A diagnostic (eager, NumPy output).
     """
-    from jaxseis.traveltime import interpolate_traveltimes
-
-    sub, picks = match_picks(tables, picks_s, receivers_km)
+    sub, times, _ = match_picks(tables, picks, receivers_km)
     tt = np.asarray(interpolate_traveltimes(sub, np.asarray(source_km, dtype=np.float64)))
-    ia, ib = np.triu_indices(picks.size, k=1)
-    return (picks[ia] - picks[ib]) - (tt[ia] - tt[ib])
+    ia, ib = np.triu_indices(times.size, k=1)
+    return (times[ia] - times[ib]) - (tt[ia] - tt[ib])
 
 
 def gaussian_arrival_log_likelihood(
     tables: TravelTimeTables,
-    picks_s,
-    sigma_s=0.005,
+    picks,
+    sigma_s=None,
     *,
     traveltime_error_s=0.0,
     receivers_km=None,
-    origin_time_s: float | Literal["estimate", "marginal"] = "estimate",
-) -> Callable:
+    origin_time: Literal["free", "marginal"] = "free",
+) -> Likelihood:
     """Independent-Gaussian arrival-time log-likelihood with an explicit origin time.
 
     ``t_a ~ N(t0 + T_a(x), s_a^2)`` with ``s_a = sqrt(sigma_a^2 + traveltime_error_a^2)``::
@@ -289,83 +324,45 @@ def gaussian_arrival_log_likelihood(
         log L(x, t0) = -1/2 sum_a (t_a - t0 - T_a(x))^2 / s_a^2 - sum_a log(s_a sqrt(2 pi))
 
     Args:
-        tables, picks_s, sigma_s, traveltime_error_s, receivers_km: as for
+        tables, picks, sigma_s, traveltime_error_s, receivers_km: as for
             :func:`edt_log_likelihood`.
-        origin_time_s: how the origin time ``t0`` (s, in the time reference of the picks) enters:
-
-            * ``"estimate"`` (default): it is a parameter; the function takes
-              ``params = [x, y, z, t0]`` (km, km, km, s). Keep the time reference of the picks
-              near the event (in float32 a ``t0`` of 10 s is rounded to 1e-6 s);
-            * a number: ``t0`` is fixed to it; the function takes ``source_km [3]``;
-            * ``"marginal"``: ``t0`` is integrated out under a flat prior, analytically:
-              ``-1/2 sum_a w_a (d_a - dbar)^2 + 1/2 log(2 pi / W) - sum_a log(s_a sqrt(2 pi))``
-              with ``d_a = t_a - T_a(x)``, ``w_a = 1 / s_a^2``, ``W = sum_a w_a`` and ``dbar``
-              the ``w``-weighted mean of ``d``; the function takes ``source_km [3]``. This is
-              the exact way of eliminating the origin time, for comparison with EDT.
+        origin_time: ``"free"`` (default): ``t0`` (s, in the picks' time reference) is the
+            event parameter, sampled or fixed by the prior; ``"marginal"``: ``t0`` is
+            integrated out under a flat prior, analytically,
+            ``-1/2 sum_a w_a (d_a - dbar)^2 + 1/2 log(2 pi / W) - sum_a log(s_a sqrt(2 pi))``
+            with ``d_a = t_a - T_a(x)``, ``w_a = 1 / s_a^2``, ``W = sum_a w_a`` and ``dbar``
+            the ``w``-weighted mean of ``d`` (the exact way of eliminating the origin time,
+            for comparison with EDT).
 
     Returns:
-        ``log_likelihood(params) -> scalar``, jittable and differentiable.
+        A :class:`~jaxseis.likelihood.Likelihood` of the position and ``t0`` (``"free"``) or
+        of the position only (``"marginal"``).
 
     Raises:
         ValueError: no picks (or fewer than 2 with ``"marginal"``), NaN picks, bad
-            uncertainties, receivers without a table, a bad ``origin_time_s``.
+            uncertainties, receivers without a table, a bad ``origin_time``.
     """
-    sub, picks = match_picks(tables, picks_s, receivers_km)
-    n = picks.size
-    var = _total_variance(sigma_s, traveltime_error_s, n)
-    ref = float(picks[0])  # work with times relative to the first pick, for float32 precision
-    rel = picks - ref
-    norm = -float(np.sum(0.5 * np.log(2.0 * np.pi * var)))
-    interp = make_interpolator(sub)
-    rel_j, w_j = jnp.asarray(rel), jnp.asarray(1.0 / var)
-
-    if isinstance(origin_time_s, str):
-        if origin_time_s not in ("estimate", "marginal"):
-            raise ValueError(
-                f"origin_time_s must be a number, 'estimate' or 'marginal'; got {origin_time_s!r}"
-            )
-        mode = origin_time_s
-    else:
-        t0 = float(origin_time_s)
-        if not np.isfinite(t0):
-            raise ValueError(f"origin_time_s must be finite, got {origin_time_s}")
-        mode = "fixed"
-    if mode == "marginal" and n < 2:
+    if origin_time not in ("free", "marginal"):
+        raise ValueError(f"origin_time must be 'free' or 'marginal'; got {origin_time!r}")
+    sigma_s = _pick_sigma(picks, sigma_s)
+    sub, times, names = match_picks(tables, picks, receivers_km)
+    n = times.size
+    if origin_time == "marginal" and n < 2:
         raise ValueError("marginalising the origin time needs at least 2 picks")
-
-    if mode == "estimate":
-
-        def core(params):
-            tt, inside = interp(params[:3])
-            dtype = tt.dtype
-            res = rel_j.astype(dtype) - (params[3] - ref) - tt
-            ll = -0.5 * jnp.sum(w_j.astype(dtype) * res**2) + norm
-            return jnp.where(inside, ll, -jnp.inf)
-
-        return _wrap(core, sub.grid, 4, "gaussian_arrival_log_likelihood")
-
-    if mode == "fixed":
-        t0_rel = t0 - ref
-
-        def core(source_km):
-            tt, inside = interp(source_km)
-            dtype = tt.dtype
-            res = rel_j.astype(dtype) - t0_rel - tt
-            ll = -0.5 * jnp.sum(w_j.astype(dtype) * res**2) + norm
-            return jnp.where(inside, ll, -jnp.inf)
-
-        return _wrap(core, sub.grid, 3, "gaussian_arrival_log_likelihood")
-
-    big_w = float(np.sum(1.0 / var))
-    const = norm + 0.5 * float(np.log(2.0 * np.pi / big_w))
-
-    def core(source_km):
-        tt, inside = interp(source_km)
-        dtype = tt.dtype
-        w = w_j.astype(dtype)
-        d = rel_j.astype(dtype) - tt
-        dbar = jnp.sum(w * d) / big_w
-        ll = -0.5 * jnp.sum(w * (d - dbar) ** 2) + const
-        return jnp.where(inside, ll, -jnp.inf)
-
-    return _wrap(core, sub.grid, 3, "gaussian_arrival_log_likelihood_marginal")
+    var = _total_variance(sigma_s, traveltime_error_s, n)
+    ref = float(times[0])  # times relative to the first pick, for float32 precision
+    norm = -float(np.sum(0.5 * np.log(2.0 * np.pi * var)))
+    if origin_time == "marginal":
+        norm += 0.5 * float(np.log(2.0 * np.pi / np.sum(1.0 / var)))
+    data = {
+        "rel": times - ref,
+        "weight": 1.0 / var,
+        "ref": np.float64(ref),
+        "norm": np.float64(norm),
+    }
+    marginal = origin_time == "marginal"
+    uses = POSITION if marginal else (*POSITION, "t0")
+    return Likelihood(
+        ArrivalFn(sub.grid, marginal), {"times": sub.times}, data, uses,
+        receivers_km=sub.receivers_km, stations=names, extent_km=sub.grid.extent_km,
+    )  # fmt: skip

@@ -1,207 +1,245 @@
-"""Gaussian white-noise log-likelihood of observed traces, as in Spurio Mancini et al. (2021).
+"""Gaussian waveform likelihoods of the event parameters, white or coloured noise.
 
-The observed traces ``d[r, t]`` of ``n_receivers`` receivers are modelled as the forward model's
-traces ``f(s)[r, t]`` of the source ``s = (x, y, z)`` (km) plus independent Gaussian noise::
+The observed traces ``d[r, t]`` are the forward model's traces ``f(theta)[r, t]``
+(:mod:`jaxseis.forward`) plus Gaussian noise (:mod:`jaxseis.noise`).
 
-    log L(s) = -1/2 sum_{r,t} [ (d[r, t] - f(s)[r, t])**2 / v[r, t] + log(2 pi v[r, t]) ]
-    v[r, t]  = sigma[r]**2 + e[r, t]
+**White noise, time domain** (the paper's model, ``domain="time"``)::
 
-with ``sigma`` the noise standard deviation (a scalar or one per receiver, in the traces' own
-amplitude units) and ``e`` an optional emulator error variance (e.g. estimated on the validation
-split) that widens the likelihood where the emulator is less accurate.
+    log L = -1/2 sum_{r,t} [ (d - f)^2 / v + log(2 pi v) ],   v[r, t] = sigma[r]^2 + e[r, t]
 
-The paper added noise of standard deviation 250 to traces whose reference peak was about 4476,
-i.e. 5.6 % of the reference peak: :func:`default_sigma` gives that level for any amplitude scale.
+with ``e`` an optional emulator error variance (:func:`jaxseis.forward.validation_error_variance`).
+
+**Coloured noise, frequency domain** (Whittle, ``domain="frequency"``): with ``D_k``, ``F_k`` the
+one-sided discrete Fourier transforms of ``d`` and ``f``, ``S_k`` the noise's variance per bin
+and ``c_k`` the bin multiplicity (:func:`jaxseis.noise.rfft_weights`)::
+
+    log L = -1/2 sum_{r,k} c_k [ |D_k - F_k|^2 / (n S_k) + log(2 pi S_k) ]
+
+the exact Gaussian density of circulant-stationary noise; for white noise (``S_k = sigma^2``)
+it equals the time-domain likelihood to round-off (Parseval).
+
+**Fast global search.** Both carry a :class:`WaveformSearch`: for candidate positions it
+cross-correlates the emulated traces (``t0 = 0``, unit amplitude) with the observed ones in the
+noise-weighted inner product, for all origin-time lags at once (one inverse FFT per candidate),
+takes the least-squares amplitude at each lag and returns the best lag and amplitude within the
+prior's windows. A global stage built on it cannot cycle-skip in ``t0``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.base import Emulator
+from jaxseis.forward import ForwardModel, apply_forward, forward_model
+from jaxseis.likelihood.base import PARAMS, Likelihood
+from jaxseis.noise import WhiteNoise, rfft_weights
+from jaxseis.observation import Observation
+
 __all__ = [
-    "PAPER_RELATIVE_SIGMA",
-    "add_noise",
-    "default_sigma",
-    "gaussian_log_likelihood",
+    "WaveformSearch",
+    "waveform_data",
+    "waveform_log_likelihood",
 ]
 
-PAPER_RELATIVE_SIGMA = 0.056
-"""Noise standard deviation relative to the reference peak amplitude (250 / 4476 = 0.0559)."""
+_LAG_UPSAMPLE = 2  # lags of the global search at dt / 2, refined by a parabola
 
 
-def default_sigma(reference_peak: float) -> float:
-    """The paper's noise level for traces of the given reference peak amplitude.
+@dataclasses.dataclass(frozen=True)
+class WaveformFn:
+    """``fn(theta, model, data)`` of the waveform likelihoods (hashable by its settings)."""
+
+    static: tuple
+    domain: str
+
+    def __call__(self, theta, model, data):
+        pred = apply_forward(self.static, model, theta)
+        if self.domain == "time":
+            r = data["traces"] - pred.astype(data["traces"].dtype)
+            return data["log_norm"] - 0.5 * jnp.sum(r * r * data["inv_var"])
+        spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
+        r = data["spec"] - spec
+        return data["log_norm"] - 0.5 * jnp.sum(data["weight"] * (r.real**2 + r.imag**2))
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveformSearch:
+    """The cross-correlation search over ``(t0, log_amplitude)`` at candidate positions.
+
+    Attributes:
+        static: the forward model's static settings.
+        n_samples: trace length.
+        dt: sampling interval, s.
+    """
+
+    static: tuple
+    n_samples: int
+    dt: float
+
+    def spectra(self, sources, model) -> jax.Array:
+        """One-sided spectra ``[m, n_receivers, n // 2 + 1]`` of the emulated traces at
+        positions ``[m, 3]`` km, with ``t0 = 0`` and unit amplitude."""
+        traces = jax.vmap(lambda s: apply_forward(self.static, model, s))(sources)
+        return jnp.fft.rfft(traces.astype(jnp.result_type(float)), axis=-1)
+
+    def profile(self, spectra, data, t0_window, log_amplitude_window):
+        """Best ``(log L, t0, log_amplitude)`` per candidate, ``[m]`` each.
+
+        Args:
+            spectra: ``[m, n_receivers, n_freq]`` from :meth:`spectra`.
+            data: the likelihood's data (``spec``, ``weight``, ``log_norm``).
+            t0_window: ``(low, high)`` s; equal values fix ``t0``.
+            log_amplitude_window: ``(low, high)``; equal values fix the amplitude.
+
+        ``log L`` is that of circularly shifted traces (exact in the frequency domain's model,
+        close to the zero-filled shift of the forward model when the traces fit the window).
+        """
+        w, d = data["weight"], data["spec"]
+        g = jnp.sum(w * d * jnp.conj(spectra), axis=-2)  # [m, n_freq]
+        energy = jnp.sum(w * (spectra.real**2 + spectra.imag**2), axis=(-2, -1))  # [m]
+        data_energy = jnp.sum(w * (d.real**2 + d.imag**2))
+        lo_t, hi_t = t0_window
+        lo_a, hi_a = log_amplitude_window
+        n = self.n_samples
+        freqs = jnp.arange(g.shape[-1]) / (n * self.dt)
+
+        def value(c, e):
+            amp = jnp.clip(jnp.where(e > 0, c / jnp.where(e > 0, e, 1.0), 0.0),
+                           jnp.exp(lo_a), jnp.exp(hi_a))  # fmt: skip
+            return data["log_norm"] - 0.5 * (data_energy - 2 * amp * c + amp**2 * e), amp
+
+        # cross-correlation at every lag of a length n * U circular grid (lag step dt / U)
+        length = n * _LAG_UPSAMPLE
+        h = jnp.concatenate([g[:, :1], 0.5 * g[:, 1:]], axis=-1)
+        corr = length * jnp.fft.irfft(h, n=length, axis=-1)  # [m, length]
+        lags = jnp.arange(length)
+        lags = jnp.where(lags < length // 2, lags, lags - length) * (self.dt / _LAG_UPSAMPLE)
+        ll, _ = value(corr, energy[:, None])
+        ll = jnp.where((lags >= lo_t) & (lags <= hi_t), ll, -jnp.inf)
+        j = jnp.argmax(ll, axis=-1)
+        # parabolic refinement of the best lag, kept inside the window
+        y0 = jnp.take_along_axis(ll, (j - 1)[:, None] % length, axis=-1)[:, 0]
+        y1 = jnp.take_along_axis(ll, j[:, None], axis=-1)[:, 0]
+        y2 = jnp.take_along_axis(ll, (j + 1)[:, None] % length, axis=-1)[:, 0]
+        denom = y0 - 2 * y1 + y2
+        ok = jnp.isfinite(y0) & jnp.isfinite(y2) & (denom < 0)
+        off = jnp.where(ok, 0.5 * (y0 - y2) / jnp.where(ok, denom, -1.0), 0.0)
+        t0 = jnp.clip(lags[j] + jnp.clip(off, -0.5, 0.5) * (self.dt / _LAG_UPSAMPLE), lo_t, hi_t)
+        # the correlation at the refined (or fixed) lag, evaluated exactly
+        c = jnp.sum((g * jnp.exp(2j * jnp.pi * freqs * t0[:, None])).real, axis=-1)
+        ll, amp = value(c, energy)
+        return ll, t0, jnp.log(amp)
+
+
+def waveform_data(model: ForwardModel, obs: Observation, *, extra_variance=None, domain=None):
+    """The event's arrays of a waveform likelihood (``data`` of :class:`Likelihood`).
 
     Args:
-        reference_peak: peak amplitude of the reference trace (the traces' units); its absolute
-            value is used.
+        model: the forward model (its receivers define the order).
+        obs: the observation; its receivers are matched to the model's by position.
+        extra_variance: optional emulator error variance ``[n_receivers, n_samples]`` (or
+            broadcastable), trace units squared, added to the white noise's variance
+            (time domain only).
+        domain: ``"time"`` (white noise only) or ``"frequency"``; default: ``"time"`` for
+            white noise, ``"frequency"`` for coloured noise.
 
     Returns:
-        ``0.056 * |reference_peak|``, the noise standard deviation in the traces' units.
+        ``(data dict of float64 NumPy arrays, domain)``.
     """
-    peak = np.asarray(reference_peak, dtype=np.float64)
-    if peak.ndim != 0:
-        raise ValueError(f"reference_peak must be a scalar amplitude; got shape {peak.shape}")
-    if not np.isfinite(peak) or peak == 0:
-        raise ValueError(f"reference_peak must be finite and non-zero; got {float(peak)}")
-    return float(PAPER_RELATIVE_SIGMA * abs(peak))
+    if not isinstance(obs, Observation):
+        raise ValueError(f"expected an Observation; got {type(obs).__name__}")
+    obs = obs.match(model.receivers_km, what="the emulator set")
+    if not np.isclose(obs.dt, model.dt, rtol=1e-9, atol=0.0) or obs.n_samples != model.n_samples:
+        raise ValueError(
+            f"the observed traces have {obs.n_samples} samples at {obs.dt * 1e3:g} ms but the "
+            f"emulators predict {model.n_samples} samples at {model.dt * 1e3:g} ms; resample "
+            "and cut the observed traces to the emulators' window"
+        )
+    white = isinstance(obs.noise, WhiteNoise)
+    domain = ("time" if white else "frequency") if domain is None else domain
+    if domain not in ("time", "frequency"):
+        raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
+    if domain == "time" and not white:
+        raise ValueError("coloured noise needs domain='frequency' (the Whittle likelihood)")
+    if extra_variance is not None and domain != "time":
+        raise ValueError("extra_variance is supported with white noise in the time domain only")
+    n = obs.n_samples
+    c = rfft_weights(n)
+    spec = np.fft.rfft(obs.traces, axis=-1)
+    if domain == "time":
+        var = np.broadcast_to((np.asarray(obs.noise.sigma) ** 2)[:, None], obs.traces.shape)
+        if extra_variance is not None:
+            var = var + _check_extra_variance(extra_variance, obs.traces.shape)
+        s_k = np.repeat(var.mean(axis=1, keepdims=True), c.size, axis=1)  # for the search
+        data = {
+            "traces": obs.traces,
+            "inv_var": 1.0 / var,
+            "log_norm": np.float64(-0.5 * np.sum(np.log(2.0 * np.pi * var))),
+        }
+    else:
+        s_k = obs.per_bin_variance()
+        data = {"log_norm": np.float64(-0.5 * np.sum(c * np.log(2.0 * np.pi * s_k)))}
+    data["spec"] = spec
+    data["weight"] = c / (n * s_k)
+    return data, domain
 
 
-def add_noise(traces, sigma, key: jax.Array) -> jax.Array:
-    """Traces plus seeded Gaussian white noise.
-
-    Args:
-        traces: ``[..., n_receivers, n_samples]`` (or ``[n_samples]``) in any amplitude units.
-        sigma: noise standard deviation, same units: a scalar or one per receiver
-            (``[n_receivers]``, broadcast along the samples); ``>= 0``.
-        key: ``jax.random`` key; the same key gives the same noise.
-
-    Returns:
-        ``traces + sigma * N(0, 1)`` with the shape and floating dtype of ``traces``.
-    """
-    x = jnp.asarray(traces)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))
-    s = _check_sigma(sigma, allow_zero=True)
-    if s.ndim == 1:
-        if x.ndim < 2 or x.shape[-2] != s.shape[0]:
-            raise ValueError(
-                f"sigma has {s.shape[0]} values (one per receiver) but traces have shape "
-                f"{x.shape}, expected [..., {s.shape[0]}, n_samples]"
-            )
-        s = s[:, None]
-    noise = jax.random.normal(key, x.shape, dtype=x.dtype)
-    return x + jnp.asarray(s, dtype=x.dtype) * noise
-
-
-def gaussian_log_likelihood(
-    forward: Callable[[jax.Array], jax.Array],
-    observed,
-    sigma,
+def waveform_log_likelihood(
+    emulators: Sequence[Emulator] | ForwardModel,
+    obs: Observation,
     *,
     extra_variance=None,
-) -> Callable[[jax.Array], jax.Array]:
-    """The Gaussian white-noise log-likelihood of a source position.
+    domain: str | None = None,
+) -> Likelihood:
+    """The Gaussian waveform likelihood of an observation under an emulator set.
 
     Args:
-        forward: maps a source ``[3]`` (x, y, z in km) to traces ``[n_receivers, n_samples]``;
-            must be traceable by JAX (it is jitted and differentiated through).
-        observed: observed traces ``[n_receivers, n_samples]``, finite.
-        sigma: noise standard deviation in the traces' units, ``> 0``: a scalar or one per
-            receiver ``[n_receivers]``.
-        extra_variance: optional emulator error variance (units squared), ``>= 0``, of shape
-            ``[n_receivers, n_samples]`` or broadcastable to it (e.g. ``[n_receivers, 1]``);
-            added to ``sigma**2``.
+        emulators: one emulator per receiver (any order: matched to the observation's stations
+            by position), or a :class:`~jaxseis.forward.ForwardModel` built once with
+            :func:`jaxseis.forward.forward_model` (which saves that work per event).
+        obs: the :class:`~jaxseis.observation.Observation`; its noise model chooses the
+            likelihood (white: time domain; coloured: Whittle, frequency domain).
+        extra_variance, domain: see :func:`waveform_data`.
 
     Returns:
-        A pure, jittable and differentiable function ``log_likelihood(source [3] km) -> []``
-        giving the full normalised log-likelihood (including the ``log(2 pi v)`` terms) in nats.
+        A :class:`~jaxseis.likelihood.Likelihood` of all five event parameters (fix ``t0``
+        and the amplitude in the prior to reproduce the paper's set-up), evaluated in float64,
+        with the cross-correlation search of :class:`WaveformSearch`.
 
     Raises:
-        ValueError: for non-finite or non-2-D observed traces, ``sigma <= 0`` or non-finite,
-            a negative or ill-shaped ``extra_variance``, or a forward model whose output shape
-            (found with :func:`jax.eval_shape`) differs from the observed traces' (receiver
-            count or sample count).
+        ValueError: mismatched receivers (the unmatched one named), sampling or window
+            length, a bad noise model or extra variance.
     """
-    obs = _check_observed(observed)
-    n_receivers = obs.shape[0]
-    s = _check_sigma(sigma, allow_zero=False)
-    if s.ndim == 1 and s.shape[0] != n_receivers:
-        raise ValueError(
-            f"sigma has {s.shape[0]} values but the observed traces have {n_receivers} "
-            "receivers; give a scalar or one value per receiver"
-        )
-    _check_forward_shape(forward, obs.shape)
-    var = (s[:, None] if s.ndim == 1 else s) ** 2
-    if extra_variance is not None:
-        var = var + _check_extra_variance(extra_variance, obs.shape)
-    var = np.broadcast_to(var, obs.shape)
-    # the normalisation in float64, once; the data term is evaluated in the default precision
-    log_norm = -0.5 * float(np.sum(np.log(2.0 * np.pi * var)))
-    dtype = jnp.result_type(float)
-    obs_j = jnp.asarray(obs, dtype=dtype)
-    inv_var = jnp.asarray(1.0 / var, dtype=dtype)
-
-    def log_likelihood(source: jax.Array) -> jax.Array:
-        """Gaussian log-likelihood (nats) of a source ``[3]`` in km."""
-        residual = obs_j - forward(source)
-        return log_norm - 0.5 * jnp.sum(residual * residual * inv_var)
-
-    return log_likelihood
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------------------------
-
-
-def _check_observed(observed) -> np.ndarray:
-    obs = np.asarray(observed, dtype=np.float64)
-    if obs.ndim != 2:
-        raise ValueError(
-            f"observed traces must have shape [n_receivers, n_samples]; got shape {obs.shape}"
-        )
-    if obs.size == 0:
-        raise ValueError(f"observed traces are empty (shape {obs.shape})")
-    if not np.all(np.isfinite(obs)):
-        rows = np.flatnonzero(~np.all(np.isfinite(obs), axis=1))
-        raise ValueError(
-            f"observed traces contain NaN or infinite values (receivers {rows[:5].tolist()})"
-        )
-    return obs
-
-
-def _check_sigma(sigma, *, allow_zero: bool) -> np.ndarray:
-    s = np.asarray(sigma, dtype=np.float64)
-    if s.ndim > 1:
-        raise ValueError(f"sigma must be a scalar or one value per receiver; got shape {s.shape}")
-    bound = "sigma must be >= 0" if allow_zero else "sigma must be > 0"
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{bound} and finite; got {s.tolist()}")
-    if np.any(s < 0) or (not allow_zero and np.any(s == 0)):
-        raise ValueError(f"{bound}; got {s.tolist()}")
-    return s
+    model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
+    data, domain = waveform_data(model, obs, extra_variance=extra_variance, domain=domain)
+    return Likelihood(
+        fn=WaveformFn(model.static, domain),
+        model=model.params,
+        data=data,
+        uses=PARAMS,
+        x64=model.x64,
+        search=WaveformSearch(model.static, model.n_samples, model.dt),
+        receivers_km=model.receivers_km,
+        stations=obs.match(model.receivers_km).stations,
+        extent_km=model.extent_km,
+    )
 
 
 def _check_extra_variance(extra_variance, shape: tuple[int, int]) -> np.ndarray:
     e = np.asarray(extra_variance, dtype=np.float64)
     try:
-        np.broadcast_shapes(e.shape, shape)
+        out = np.broadcast_shapes(e.shape, shape)
     except ValueError:
+        out = None
+    if out != shape:
         raise ValueError(
             f"extra_variance of shape {e.shape} does not broadcast to the observed traces' "
             f"shape {shape} [n_receivers, n_samples]"
-        ) from None
-    if np.broadcast_shapes(e.shape, shape) != shape:
-        raise ValueError(
-            f"extra_variance of shape {e.shape} would enlarge the observed traces' shape {shape}"
         )
     if not np.all(np.isfinite(e)) or np.any(e < 0):
         raise ValueError("extra_variance must be finite and >= 0")
-    return e
-
-
-def _check_forward_shape(forward: Callable, shape: tuple[int, int]) -> None:
-    if not callable(forward):
-        raise ValueError(f"forward must be a callable source [3] -> traces; got {forward!r}")
-    probe = jax.ShapeDtypeStruct((3,), jnp.result_type(float))
-    out = jax.eval_shape(forward, probe)
-    out_shape = tuple(getattr(out, "shape", ()))
-    if len(out_shape) != 2:
-        raise ValueError(
-            f"forward(source) must return traces [n_receivers, n_samples]; got shape {out_shape}"
-        )
-    if out_shape[0] != shape[0]:
-        raise ValueError(
-            f"receiver count mismatch: the observed traces have {shape[0]} receivers but "
-            f"forward(source) returns {out_shape[0]}"
-        )
-    if out_shape[1] != shape[1]:
-        raise ValueError(
-            f"sample count mismatch: the observed traces have {shape[1]} samples but "
-            f"forward(source) returns {out_shape[1]}"
-        )
+    return np.broadcast_to(e, shape)

@@ -1,0 +1,300 @@
+"""The global stage: find the posterior's dominant modes before any local method runs.
+
+A full-waveform likelihood is multimodal: a trace shifted by one period fits almost as well
+(cycle skipping), and local methods (NUTS, Newton) started at random stick in the nearest
+mode. The global stage
+
+1. scores candidates drawn uniformly from the prior. With a likelihood that offers a fast search
+   (the waveform likelihoods' :class:`~jaxseis.likelihood.waveform.WaveformSearch`), the
+   candidates are positions, and each is scored at its best origin time and amplitude, found
+   for all time lags at once by cross-correlating emulated and observed traces: no candidate
+   can be a period off in ``t0``. Otherwise every free parameter is drawn and scored directly;
+2. polishes the best ``num_polish`` with Adam (cosine-decayed step), then damped Newton steps
+   with the exact Hessian, on the unconstrained log-density;
+3. groups the polished points into distinct modes, weighs each by its Laplace approximation
+   ``log p(u*) + 1/2 log det(2 pi Sigma)`` and keeps those holding at least
+   ``min_mode_mass`` of that approximate mass.
+
+The candidate positions may also come from a fixed :class:`Bank` whose emulated spectra were
+computed once for a catalogue (:mod:`jaxseis.catalogue`): each event's search is then a
+correlation against the bank, not a forward evaluation per candidate.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseis.inference.prior import Space, log_density, to_unconstrained
+from jaxseis.runtime import divisor_at_most, over_devices
+
+__all__ = [
+    "Bank",
+    "GlobalStage",
+    "Modes",
+    "check_global_stage",
+    "find_modes",
+    "laplace_covariance",
+    "polish",
+    "score_candidates",
+    "select_modes",
+]
+
+_SAME_MODE_D2 = 25.0  # squared Mahalanobis distance under which two polished points are one mode
+_MIN_PRECISION = 0.1  # floor of the Laplace precision eigenvalues in unconstrained units
+
+
+class GlobalStage(NamedTuple):
+    """Settings of the global stage.
+
+    Attributes:
+        num_draws: candidates scored (prior draws; ignored with a :class:`Bank`).
+        chunk_size: candidates evaluated at once (bounds memory).
+        num_polish: best candidates polished.
+        polish_steps: Adam steps per polished candidate.
+        newton_steps: damped Newton steps after Adam (exact Hessian).
+        learning_rate: initial Adam step in unconstrained units (cosine-decayed to 1e-3 of it).
+        min_mode_mass: smallest Laplace-approximated posterior mass fraction of a mode for it
+            to be kept.
+        init_spread: chain starts are drawn from the Laplace approximation of their mode with
+            its standard deviations multiplied by this factor (over-dispersion).
+    """
+
+    num_draws: int = 100_000
+    chunk_size: int = 4096
+    num_polish: int = 32
+    polish_steps: int = 200
+    newton_steps: int = 10
+    learning_rate: float = 0.02
+    min_mode_mass: float = 0.01
+    init_spread: float = 2.0
+
+
+class Bank(NamedTuple):
+    """Fixed candidate positions and their emulated spectra, computed once per emulator set.
+
+    Attributes:
+        positions: ``[m, 3]`` km.
+        spectra: ``[m, n_receivers, n_freq]`` complex (``WaveformSearch.spectra``).
+    """
+
+    positions: Any
+    spectra: Any
+
+
+class Modes(NamedTuple):
+    """The modes kept by the global stage (unconstrained coordinates of the free parameters).
+
+    Attributes:
+        u: ``[M, d]`` mode positions, best first.
+        lp: ``[M]`` log-densities there.
+        cov: ``[M, d, d]`` Laplace covariances.
+        mass: ``[M]`` Laplace-approximated mass fractions (of the modes found).
+        found: number of distinct modes found before the ``min_mode_mass`` cut.
+    """
+
+    u: np.ndarray
+    lp: np.ndarray
+    cov: np.ndarray
+    mass: np.ndarray
+    found: int
+
+
+def check_global_stage(stage: GlobalStage) -> None:
+    """Raise ``ValueError`` for settings out of range."""
+    if not isinstance(stage, GlobalStage):
+        raise ValueError(f"global_stage must be a GlobalStage or None; got {stage!r}")
+    for name in ("num_draws", "chunk_size", "num_polish"):
+        if getattr(stage, name) < 1:
+            raise ValueError(f"GlobalStage.{name} must be >= 1; got {getattr(stage, name)}")
+    if stage.num_polish > stage.num_draws:
+        raise ValueError(
+            f"GlobalStage.num_polish = {stage.num_polish} exceeds num_draws = {stage.num_draws}"
+        )
+    if stage.polish_steps < 0 or stage.newton_steps < 0:
+        raise ValueError("GlobalStage needs polish_steps >= 0 and newton_steps >= 0")
+    if not stage.learning_rate > 0 or not stage.init_spread >= 0:
+        raise ValueError("GlobalStage needs learning_rate > 0 and init_spread >= 0")
+    if not 0 <= stage.min_mode_mass < 1:
+        raise ValueError(f"GlobalStage.min_mode_mass must be in [0, 1); got {stage.min_mode_mass}")
+
+
+def score_candidates(fn, search, model, data, space: Space, key, bank, *, num_draws, chunk_size,
+                     split):  # fmt: skip
+    """Candidates ``theta [m, 5]`` and their log-likelihoods ``[m]`` (NaN as ``-inf``).
+
+    With ``search`` the candidates are positions (prior draws, or the bank's) at their best
+    ``t0`` and amplitude; without, every free parameter is drawn from the prior. The scoring
+    is split over ``split`` devices.
+    """
+    lower = jnp.asarray(space.lower)
+    upper = jnp.asarray(space.upper)
+    dtype = lower.dtype
+    windows = ((lower[3], upper[3]), (lower[4], upper[4]))
+    if search is not None:
+        if bank is None:
+            unit = jax.random.uniform(key, (num_draws, 3), dtype=dtype)
+            positions = lower[:3] + (upper[:3] - lower[:3]) * unit
+
+            def one(p):
+                spectra = search.spectra(p[None], model)
+                ll, t0, la = search.profile(spectra, data, *windows)
+                return ll[0], t0[0], la[0]
+
+            xs = positions
+        else:
+            positions = jnp.asarray(bank.positions, dtype)
+
+            def one(item):
+                _, spectra = item
+                ll, t0, la = search.profile(spectra[None], data, *windows)
+                return ll[0], t0[0], la[0]
+
+            xs = (positions, bank.spectra)
+
+        def score(xs):
+            m = jax.tree.leaves(xs)[0].shape[0]
+            return jax.lax.map(one, xs, batch_size=min(chunk_size, m))
+
+        n = jax.tree.leaves(xs)[0].shape[0]
+        ll, t0, la = over_devices(score, divisor_at_most(n, split))(xs)
+        theta = jnp.concatenate([positions, t0[:, None], la[:, None]], axis=-1)
+    else:
+        idx = np.asarray(space.free)
+        unit = jax.random.uniform(key, (num_draws, len(idx)), dtype=dtype)
+        theta = jnp.broadcast_to(lower, (num_draws, 5))
+        theta = theta.at[:, idx].set(lower[idx] + (upper[idx] - lower[idx]) * unit)
+
+        def score(ts):
+            return jax.lax.map(
+                lambda t: fn(t, model, data), ts, batch_size=min(chunk_size, ts.shape[0])
+            )
+
+        ll = over_devices(score, divisor_at_most(num_draws, split))(theta)
+    return theta, jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+
+
+def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newton_steps):
+    """Maximise the unconstrained log-density from ``u0 [d]``: Adam, then damped Newton.
+
+    Returns ``(u [d], log-density [])``: the best point seen.
+    """
+    import optax
+
+    logdensity = partial(log_density, fn, model, data, space)
+    value_and_grad = jax.value_and_grad(logdensity)
+    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(adam_steps, 1), alpha=1e-3))
+
+    def adam_step(carry, _):
+        u, state, best_u, best_lp = carry
+        lp, g = value_and_grad(u)
+        better = lp > best_lp
+        best_u = jnp.where(better, u, best_u)
+        best_lp = jnp.where(better, lp, best_lp)
+        g = jnp.where(jnp.isfinite(g), g, 0.0)
+        updates, state = opt.update(-g, state)
+        return (u + updates, state, best_u, best_lp), None
+
+    init = (u0, opt.init(u0), u0, jnp.asarray(-jnp.inf, u0.dtype))
+    (u, _, best_u, best_lp), _ = jax.lax.scan(adam_step, init, None, length=adam_steps)
+    lp = logdensity(u)
+    better = lp > best_lp
+    u, lp = jnp.where(better, u, best_u), jnp.where(better, lp, best_lp)
+    hessian = jax.hessian(logdensity)
+    eye = jnp.eye(u.shape[-1], dtype=u.dtype)
+
+    def newton_step(carry, _):
+        u, lp, damping = carry
+        g = jax.grad(logdensity)(u)
+        h = hessian(u)
+        # Levenberg-Marquardt on -log p: (-H + damping * diag(|H|) + damping * I) step = g
+        a = -0.5 * (h + h.T)
+        scale = jnp.abs(jnp.diag(a)) + 1.0
+        step = jnp.linalg.solve(a + damping * jnp.diag(scale) + 1e-12 * eye, g)
+        ok = jnp.all(jnp.isfinite(step))
+        trial = u + jnp.where(ok, step, 0.0)
+        lp_trial = logdensity(trial)
+        accept = ok & (lp_trial > lp)
+        u = jnp.where(accept, trial, u)
+        lp = jnp.where(accept, lp_trial, lp)
+        damping = jnp.where(accept, damping * 0.3, damping * 10.0)
+        return (u, lp, jnp.clip(damping, 1e-9, 1e9)), None
+
+    (u, lp, _), _ = jax.lax.scan(
+        newton_step, (u, lp, jnp.asarray(1e-3, u.dtype)), None, length=newton_steps
+    )
+    return u, lp
+
+
+def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split):
+    """Score, keep the best ``stage.num_polish`` and polish them (pure; jit and vmap safe).
+
+    Returns:
+        ``(u [K, d], log-density [K], Hessians [K, d, d], best raw log-likelihood [])`` in the
+        free parameters' unconstrained coordinates.
+    """
+    theta, ll = score_candidates(
+        fn, search, model, data, space, key, bank,
+        num_draws=stage.num_draws, chunk_size=stage.chunk_size, split=split,
+    )  # fmt: skip
+    top, idx = jax.lax.top_k(ll, stage.num_polish)
+    u0 = to_unconstrained(space, theta[idx])
+    logdensity = partial(log_density, fn, model, data, space)
+
+    polish_one = partial(
+        polish, fn, model, data, space,
+        learning_rate=stage.learning_rate, adam_steps=stage.polish_steps,
+        newton_steps=stage.newton_steps,
+    )  # fmt: skip
+
+    def run(u0):
+        u, lp = jax.vmap(polish_one)(u0)
+        return u, lp, jax.vmap(jax.hessian(logdensity))(u)
+
+    u, lp, hess = over_devices(run, divisor_at_most(stage.num_polish, split))(u0)
+    return u, lp, hess, top[0]
+
+
+def laplace_covariance(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Covariances and precisions ``[K, d, d]`` from Hessians of the log-density, with the
+    precision eigenvalues floored (flat or non-concave directions get a broad width)."""
+    h = np.nan_to_num(-0.5 * (hess + np.swapaxes(hess, -1, -2)), nan=0.0, posinf=0.0, neginf=0.0)
+    lam, vec = np.linalg.eigh(h)
+    lam = np.maximum(lam, _MIN_PRECISION)
+    prec = np.einsum("kij,kj,klj->kil", vec, lam, vec)
+    cov = np.einsum("kij,kj,klj->kil", vec, 1.0 / lam, vec)
+    return cov, prec
+
+
+def select_modes(u, lp, hess, best_raw, stage: GlobalStage) -> Modes:
+    """Group polished points into distinct modes and keep the heavy ones (host side).
+
+    Raises:
+        ValueError: when no polished point has a finite log-density (a likelihood that is NaN
+            or ``-inf`` wherever the stage looked).
+    """
+    u, lp, hess = (np.asarray(a, dtype=np.float64) for a in (u, lp, hess))
+    if not np.any(np.isfinite(lp)):
+        raise ValueError(
+            "the log-likelihood is NaN or -inf at every candidate the global stage polished "
+            f"(best raw value {float(best_raw)}): check the observed data, the noise model and "
+            "the prior box"
+        )
+    cov, prec = laplace_covariance(hess)
+    modes: list[int] = []
+    for i in np.argsort(-np.where(np.isfinite(lp), lp, -np.inf)):
+        if not np.isfinite(lp[i]):
+            continue
+        if not any((u[i] - u[m]) @ prec[m] @ (u[i] - u[m]) < _SAME_MODE_D2 for m in modes):
+            modes.append(int(i))
+    log_mass = lp[modes] + 0.5 * np.linalg.slogdet(2 * np.pi * cov[modes])[1]
+    frac = np.exp(log_mass - log_mass.max())
+    frac = frac / frac.sum()
+    order = np.argsort(-frac)
+    used = [j for j in order if frac[j] >= stage.min_mode_mass] or [int(order[0])]
+    keep = [modes[j] for j in used]
+    return Modes(u[keep], lp[keep], cov[keep], frac[used], len(modes))

@@ -1,0 +1,291 @@
+"""``locate``: the posterior of one event's parameters, by NUTS, nested sampling or Laplace.
+
+Every method starts from the likelihood's ``(fn, model, data)`` and the prior's
+:class:`~jaxseis.inference.prior.Space`; the compiled programs take ``model`` and ``data`` as
+arguments and are cached by ``fn`` and the static settings, so a second event of the same kind
+(same emulators or tables, same shapes, same settings) reuses them: only the first call of a
+process compiles. :mod:`jaxseis.catalogue` builds on the same programs for many events.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseis.inference.global_stage import (
+    Bank,
+    GlobalStage,
+    check_global_stage,
+    find_modes,
+    select_modes,
+)
+from jaxseis.inference.laplace import LaplaceOptions, check_laplace_options, laplace, laplace_draws
+from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
+from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options, run_chains
+from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
+from jaxseis.inference.summary import ConvergenceWarning, diagnose, to_inference_data
+from jaxseis.likelihood.base import Likelihood, as_likelihood
+
+__all__ = [
+    "METHODS",
+    "check_key",
+    "global_stage_program",
+    "laplace_program",
+    "locate",
+    "nuts_program",
+    "resolve_options",
+]
+
+METHODS = {"nuts": NutsOptions, "nested": NestedOptions, "laplace": LaplaceOptions}
+"""The methods and their option containers."""
+
+
+def resolve_options(method: str | None, options) -> tuple[str, Any]:
+    """``(method, options)`` from either or both (options default per method; method from the
+    options' type).
+
+    Raises:
+        ValueError: an unknown method, options of another type, or both inconsistent.
+    """
+    if options is None:
+        method = "nuts" if method is None else method
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; use one of {sorted(METHODS)}")
+        options = METHODS[method]()
+    else:
+        by_type = [m for m, cls in METHODS.items() if isinstance(options, cls)]
+        if not by_type:
+            raise ValueError(
+                f"options must be NutsOptions, NestedOptions or LaplaceOptions; got "
+                f"{type(options).__name__}"
+            )
+        if method is not None and method != by_type[0]:
+            raise ValueError(f"method {method!r} does not match {type(options).__name__}")
+        method = by_type[0]
+    {"nuts": check_nuts_options, "nested": check_nested_options,
+     "laplace": check_laplace_options}[method](options)  # fmt: skip
+    stage = getattr(options, "global_stage", None)
+    if stage is not None:
+        check_global_stage(stage)
+    return method, options
+
+
+def check_key(key) -> None:
+    """Raise ``ValueError`` unless ``key`` is one ``jax.random`` key (typed or raw uint32)."""
+    try:
+        k = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+        typed = jnp.issubdtype(k.dtype, jax.dtypes.prng_key)
+    except TypeError:
+        typed, k = False, None
+    if typed and k.shape == ():
+        return
+    if k is not None and not typed and k.dtype == jnp.uint32 and k.shape == (2,):
+        return
+    raise ValueError(f"key must be a single jax.random key (e.g. jax.random.key(0)); got {key!r}")
+
+
+@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "split"))
+def global_stage_program(fn, search, model, data, lower, upper, key, bank, *, free, stage,
+                         split):  # fmt: skip
+    """The global stage as one compiled program (see
+    :func:`jaxseis.inference.global_stage.find_modes`)."""
+    space = Space(lower, upper, free)
+    return find_modes(fn, search, model, data, space, key, bank, stage=stage, split=split)
+
+
+@partial(jax.jit, static_argnames=("fn", "free", "options", "split"))
+def nuts_program(fn, model, data, lower, upper, key, w0, center, chol, *, free, options, split):
+    """NUTS warm-up and sampling as one compiled program (see
+    :func:`jaxseis.inference.nuts.run_chains`)."""
+    space = Space(lower, upper, free)
+    return run_chains(fn, model, data, space, key, w0, center, chol, options=options, split=split)
+
+
+@partial(jax.jit, static_argnames=("fn", "free", "newton_steps"))
+def laplace_program(fn, model, data, lower, upper, u_mode, *, free, newton_steps):
+    """The Laplace approximation as one compiled program (see
+    :func:`jaxseis.inference.laplace.laplace`)."""
+    space = Space(lower, upper, free)
+    return laplace(fn, model, data, space, u_mode, newton_steps=newton_steps)
+
+
+def locate(
+    likelihood: Likelihood,
+    prior: BoxPrior,
+    *,
+    key: jax.Array,
+    method: str | None = None,
+    options=None,
+    diagnostics: bool = True,
+    bank: Bank | None = None,
+):
+    """The posterior of an event's parameters.
+
+    Args:
+        likelihood: a :class:`~jaxseis.likelihood.Likelihood` (e.g.
+            :func:`jaxseis.likelihood.waveform_log_likelihood`), or a plain callable
+            ``log_likelihood(position [3] km)`` (then ``t0`` and the amplitude must be fixed).
+        prior: a :class:`~jaxseis.inference.prior.BoxPrior` (:func:`event_prior` frees ``t0``
+            and the amplitude; :func:`paper_prior` fixes them, the paper's set-up); checked
+            against the likelihood (its region, the parameters it depends on).
+        key: ``jax.random`` key; the same key gives the same result.
+        method: ``"nuts"`` (default: BlackJAX NUTS after the global stage), ``"nested"``
+            (jaxns, with the evidence) or ``"laplace"`` (maximum and inverse Hessian); implied
+            by ``options``.
+        options: :class:`NutsOptions`, :class:`NestedOptions` or :class:`LaplaceOptions`
+            (default: the method's defaults).
+        diagnostics: issue :class:`ConvergenceWarning` s (R-hat, ESS, divergences, bounds,
+            modes, Laplace Hessian).
+        bank: fixed candidates with precomputed spectra for the global stage (see
+            :mod:`jaxseis.catalogue`); default: prior draws.
+
+    Returns:
+        ``arviz.InferenceData``: ``posterior`` with the free parameters (``x``, ``y``, ``z`` km,
+        ``t0`` s, ``log_amplitude``) ``[chain, draw]``; ``sample_stats`` with ``loglik`` (and
+        NUTS' ``lp``, ``diverging``, ``acceptance_rate``, ``step_size``, ``tree_depth``,
+        ``n_steps``, ``energy``); ``posterior.attrs`` with ``method``, ``wall_s``, the prior,
+        the fixed parameters, the global stage's modes, and per method ``log_evidence`` (nested)
+        or ``laplace_mean``/``laplace_cov`` (Laplace).
+
+    Raises:
+        ValueError: a bad prior, key or options, a likelihood that is NaN or ``-inf`` at every
+            starting point, or one that does not return a scalar.
+    """
+    lik = as_likelihood(likelihood)
+    space = validate_prior(prior, lik)
+    method, options = resolve_options(method, options)
+    check_key(key)
+    tic = time.perf_counter()
+    if method == "nested":  # float64 by design; jaxns must be imported outside a precision scope
+        idata = _nested(lik, space, key, options, bank)
+    else:
+        with jax.enable_x64(lik.x64 or bool(jax.config.read("jax_enable_x64"))):
+            run = _nuts if method == "nuts" else _laplace
+            idata = run(lik, space, key, options, bank)
+    idata.posterior.attrs["wall_s"] = time.perf_counter() - tic
+    if diagnostics:
+        for message in diagnose(idata):
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return idata
+
+
+def _arrays(lik: Likelihood, space: Space):
+    dtype = jnp.result_type(float)
+    model = jax.tree.map(jnp.asarray, lik.model)
+    data = jax.tree.map(jnp.asarray, lik.data)
+    return model, data, jnp.asarray(space.lower, dtype), jnp.asarray(space.upper, dtype)
+
+
+def _modes(lik, space, key, stage: GlobalStage, bank):
+    model, data, lower, upper = _arrays(lik, space)
+    u, lp, hess, best = global_stage_program(
+        lik.fn, lik.search, model, data, lower, upper, key, bank,
+        free=space.free, stage=stage, split=jax.local_device_count(),
+    )  # fmt: skip
+    return select_modes(u, lp, hess, best, stage)
+
+
+def _mode_attrs(modes, space: Space, stage: GlobalStage) -> dict:
+    from jaxseis.inference.prior import from_unconstrained
+
+    theta = np.asarray(from_unconstrained(space, jnp.asarray(modes.u)))
+    return {
+        "global_stage": 1,
+        "global_stage_num_draws": int(stage.num_draws),
+        "global_stage_min_mode_mass": float(stage.min_mode_mass),
+        "global_stage_modes_found": int(modes.found),
+        "global_stage_modes_used": len(modes.u),
+        "global_stage_mode_mass": [float(m) for m in modes.mass],
+        "global_stage_modes": theta.ravel().tolist(),
+    }
+
+
+def _nuts(lik, space, key, options: NutsOptions, bank):
+    key_global, key_init, key_sample = jax.random.split(key, 3)
+    stage = options.global_stage
+    attrs: dict[str, Any] = {}
+    tic = time.perf_counter()
+    if stage is None:  # identity whitening, started at prior draws
+        unit = np.asarray(jax.random.uniform(key_init, (options.num_chains, 5)), np.float64)
+        theta0 = space.lower + (space.upper - space.lower) * unit
+        w0 = np.asarray(to_unconstrained(space, jnp.asarray(theta0)))
+        center = np.zeros_like(w0)
+        chol = np.broadcast_to(np.eye(space.dim), (options.num_chains, space.dim, space.dim))
+        attrs["global_stage"] = 0
+        _check_starts(lik, space, w0)
+    else:
+        modes = _modes(lik, space, key_global, stage, bank)
+        w0, center, chol = chain_starts(modes, key_init, options.num_chains, stage.init_spread)
+        attrs.update(_mode_attrs(modes, space, stage))
+    attrs["wall_global_s"] = time.perf_counter() - tic
+    model, data, lower, upper = _arrays(lik, space)
+    dtype = lower.dtype
+    tic = time.perf_counter()
+    out = nuts_program(
+        lik.fn, model, data, lower, upper, key_sample,
+        jnp.asarray(w0, dtype), jnp.asarray(center, dtype), jnp.asarray(chol, dtype),
+        free=space.free, options=options, split=jax.local_device_count(),
+    )  # fmt: skip
+    out = jax.tree.map(np.asarray, out)
+    attrs["wall_sampling_s"] = time.perf_counter() - tic
+    theta = out.pop("theta")
+    out["step_size"] = np.broadcast_to(out["step_size"][:, None], theta.shape[:2]).copy()
+    attrs.update(
+        num_warmup=options.num_warmup,
+        target_acceptance_rate=options.target_acceptance_rate,
+        dense_mass_matrix=int(options.dense_mass_matrix),
+    )
+    return to_inference_data(theta, out, space, "nuts", attrs)
+
+
+def _check_starts(lik, space: Space, u0: np.ndarray) -> None:
+    """Refuse starting points where the log-density is NaN or ``-inf``."""
+    model, data, lower, upper = _arrays(lik, space)
+    s = Space(lower, upper, space.free)
+    lp = np.asarray(jax.vmap(lambda u: log_density(lik.fn, model, data, s, u))(jnp.asarray(u0)))
+    if not np.all(np.isfinite(lp)):
+        bad = int(np.sum(~np.isfinite(lp)))
+        raise ValueError(
+            f"the log-likelihood is NaN or -inf at {bad} of {len(lp)} starting points; NUTS "
+            "cannot start there: check the observed data and the prior box, or use the "
+            "global stage"
+        )
+
+
+def _laplace(lik, space, key, options: LaplaceOptions, bank):
+    key_global, key_draws = jax.random.split(key)
+    stage = options.global_stage
+    tic = time.perf_counter()
+    modes = _modes(lik, space, key_global, stage, bank)
+    attrs: dict[str, Any] = _mode_attrs(modes, space, stage)
+    attrs["wall_global_s"] = time.perf_counter() - tic
+    model, data, lower, upper = _arrays(lik, space)
+    theta, cov, ll, gnorm, positive = laplace_program(
+        lik.fn, model, data, lower, upper, jnp.asarray(modes.u[0], lower.dtype),
+        free=space.free, newton_steps=options.newton_steps,
+    )  # fmt: skip
+    theta, cov = np.asarray(theta, np.float64), np.asarray(cov, np.float64)
+    full_cov = np.zeros((5, 5))
+    idx = np.asarray(space.free)
+    full_cov[np.ix_(idx, idx)] = cov
+    draws = laplace_draws(key_draws, space, theta, cov, options.num_draws)
+    attrs.update(
+        laplace_mean=theta.tolist(),
+        laplace_cov=full_cov.tolist(),
+        laplace_loglik=float(ll),
+        laplace_grad_norm=float(gnorm),
+        laplace_positive_definite=bool(positive),
+    )
+    stats = {"loglik": np.full((1, len(draws)), float(ll))}
+    return to_inference_data(draws[None], stats, space, "laplace", attrs)
+
+
+def _nested(lik, space, key, options: NestedOptions, bank):
+    theta, loglik, attrs = run_nested(lik.fn, lik.model, lik.data, space, key, options)
+    return to_inference_data(theta[None], {"loglik": loglik[None]}, space, "nested", attrs)

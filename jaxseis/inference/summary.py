@@ -1,0 +1,375 @@
+"""Results of a location: ``arviz.InferenceData``, summaries, tables and diagnostics.
+
+:func:`jaxseis.locate` returns an ``arviz.InferenceData`` whose ``posterior`` holds the free
+event parameters (``x``, ``y``, ``z`` in km, ``t0`` in s, ``log_amplitude``) of shape
+``[chain, draw]``; fixed parameters are recorded in ``posterior.attrs["fixed"]``.
+:func:`summary_dict` gives the JSON-ready summary (the schema of catalogues, QuakeML and
+NonLinLoc output), :func:`summary_table` a table like the paper's Table 2, and :func:`diagnose`
+the convergence problems, issued by :func:`jaxseis.locate` as :class:`ConvergenceWarning`.
+
+The relative magnitude is ``M_rel = (2/3) log10(A)`` with ``A = exp(log_amplitude)`` the source
+strength relative to the training simulations' source: 0 for that source. Calibrate its
+constant against a catalogue's magnitudes to make it absolute.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from jaxseis.likelihood.base import PARAMS
+
+__all__ = [
+    "ESS_MIN",
+    "RHAT_MAX",
+    "ConvergenceWarning",
+    "diagnose",
+    "posterior_draws",
+    "relative_magnitude",
+    "summary_dict",
+    "summary_table",
+    "to_inference_data",
+]
+
+RHAT_MAX = 1.01
+"""Largest acceptable split R-hat."""
+
+ESS_MIN = 400.0
+"""Smallest acceptable bulk effective sample size (all chains together)."""
+
+_PILE_UP_BAND = 0.1  # band next to a bound, in posterior standard deviations
+_PILE_UP_RATIO = 0.2  # density in the band relative to the peak of a Gaussian of the same std
+_UNITS = {"x": "km", "y": "km", "z": "km", "t0": "s", "log_amplitude": ""}
+_Z975 = 1.959963984540054
+_QUANTILES = (("q2_5", 2.5), ("q16", 16.0), ("q50", 50.0), ("q84", 84.0), ("q97_5", 97.5))
+
+
+class ConvergenceWarning(UserWarning):
+    """A sampler diagnostic failed (R-hat, ESS, divergences, prior-bound pile-up, modes,
+    a Laplace Hessian that is not negative definite)."""
+
+
+def relative_magnitude(log_amplitude):
+    """``(2/3) log10(exp(log_amplitude))``: 0 for the training simulations' source."""
+    return (2.0 / 3.0) * np.asarray(log_amplitude) / np.log(10.0)
+
+
+def _az():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="ArviZ is undergoing")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+        import arviz as az
+    return az
+
+
+def to_inference_data(theta: np.ndarray, stats: dict, space, method: str, attrs: dict):
+    """InferenceData from draws ``theta [chain, draw, 5]`` and sample stats ``[chain, draw]``.
+
+    Only the free parameters of ``space`` become posterior variables; the fixed ones go to
+    ``posterior.attrs["fixed"]``, the prior bounds to ``prior_lower``/``prior_upper``.
+    """
+    az = _az()
+    theta = np.asarray(theta, dtype=np.float64)
+    free = set(space.free)
+    posterior = {name: theta[..., i] for i, name in enumerate(PARAMS) if i in free}
+    attrs = {
+        "method": method,
+        "params": list(PARAMS),
+        "free": [i in free for i in range(5)],
+        "fixed": {name: float(space.lower[i]) for i, name in enumerate(PARAMS) if i not in free},
+        "units": "x, y, z: km; t0: s; log_amplitude: natural log",
+        "prior_lower": np.asarray(space.lower, dtype=np.float64).tolist(),
+        "prior_upper": np.asarray(space.upper, dtype=np.float64).tolist(),
+        "prior_lower_km": np.asarray(space.lower[:3], dtype=np.float64).tolist(),
+        "prior_upper_km": np.asarray(space.upper[:3], dtype=np.float64).tolist(),
+        "num_chains": int(theta.shape[0]),
+        "num_draws": int(theta.shape[1]),
+        "inference_library": "jaxseis",
+        **attrs,
+    }
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        idata = az.from_dict(posterior=posterior, sample_stats=dict(stats))
+    idata.posterior.attrs.update(attrs)
+    return idata
+
+
+def posterior_draws(idata, names=PARAMS[:3]) -> np.ndarray:
+    """Pooled draws ``[n_chains * n_draws, len(names)]`` of a :func:`jaxseis.locate` result
+    (default: the position, km); fixed parameters are filled with their value."""
+    fixed = idata.posterior.attrs.get("fixed", {})
+    n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    cols = []
+    for name in names:
+        if name in idata.posterior:
+            cols.append(np.asarray(idata.posterior[name], dtype=np.float64).ravel())
+        elif name in fixed:
+            cols.append(np.full(n, float(fixed[name])))
+        elif name in ("t0", "log_amplitude"):  # results of the position-only era
+            cols.append(np.zeros(n))
+        else:
+            raise ValueError(f"the result has no parameter {name!r}")
+    return np.stack(cols, axis=-1)
+
+
+def _chain_stats(idata) -> tuple[dict, dict]:
+    """Split R-hat and bulk ESS per free parameter (empty for nested sampling and Laplace)."""
+    attrs = idata.posterior.attrs
+    if attrs.get("method") in ("nested", "laplace", "draws"):
+        return {}, {}
+    az = _az()
+    names = [p for p in PARAMS if p in idata.posterior]
+    post = idata.posterior[names]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        ess = az.ess(post, method="bulk")
+        rhat = az.rhat(post) if post.sizes["chain"] >= 2 else None
+    return (
+        {p: (np.nan if rhat is None else float(rhat[p])) for p in names},
+        {p: float(ess[p]) for p in names},
+    )
+
+
+def _none_if_nan(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
+    """The posterior summary as JSON-ready numbers.
+
+    Args:
+        result: a :func:`jaxseis.locate` result, or plain draws ``[n, 5]`` (all five
+            parameters) or ``[n, 3]`` (positions, km).
+        method: the method's name for plain draws (default ``"draws"``).
+
+    Returns:
+        ``method``; ``params`` (the five names) and ``free`` (5 booleans); per parameter
+        ``mean``, ``std``, ``q2_5``, ``q16``, ``q50``, ``q84``, ``q97_5`` (lists of 5: x, y, z
+        in km, t0 in s, log_amplitude; fixed parameters have std 0) and ``cov`` (5 x 5);
+        ``relative_magnitude`` (``{"mean", "std"}`` where the amplitude is free, else None);
+        the position's ``mean_km``, ``std_km``, ``q16_km``, ``q84_km``, ``q2_5_km``,
+        ``q97_5_km`` (lists of 3); ``rhat`` and ``ess`` per free parameter (NUTS);
+        ``rhat_max`` and ``ess_min`` (for nested sampling the Kish ESS); ``divergences``;
+        ``log_evidence`` and ``log_evidence_err`` (nested sampling); ``wall_s``;
+        ``num_chains``; ``num_draws``. For the Laplace approximation the mean, covariance and
+        quantiles are the Gaussian's, exactly.
+    """
+    if isinstance(result, np.ndarray) or not hasattr(result, "posterior"):
+        return _summary_of_draws(np.asarray(result, dtype=np.float64), method or "draws")
+    idata = result
+    attrs = idata.posterior.attrs
+    theta = posterior_draws(idata, PARAMS)
+    free = list(attrs.get("free", [p in idata.posterior for p in PARAMS]))
+    if attrs.get("method") == "laplace":
+        mean = np.asarray(attrs["laplace_mean"], dtype=np.float64)
+        cov = np.asarray(attrs["laplace_cov"], dtype=np.float64)
+        std = np.sqrt(np.diag(cov))
+        from scipy.stats import norm
+
+        quant = {k: mean + norm.ppf(q / 100.0) * std for k, q in _QUANTILES}
+    else:
+        mean, cov, std, quant = _moments(theta)
+    rhat, ess = _chain_stats(idata)
+    method = str(attrs.get("method"))
+    if method == "nested":
+        ess_min = attrs.get("nested_ess")
+        divergences = None
+    else:
+        ess_min = min(ess.values()) if ess else None
+        div = idata.sample_stats.get("diverging") if hasattr(idata, "sample_stats") else None
+        divergences = None if div is None else int(np.sum(np.asarray(div)))
+    out = _base_summary(method, mean, cov, std, quant, free)
+    out.update(
+        rhat={p: _none_if_nan(v) for p, v in rhat.items()},
+        ess={p: _none_if_nan(v) for p, v in ess.items()},
+        rhat_max=_none_if_nan(max(rhat.values())) if rhat else None,
+        ess_min=_none_if_nan(ess_min),
+        divergences=divergences,
+        log_evidence=_none_if_nan(attrs.get("log_evidence")),
+        log_evidence_err=_none_if_nan(attrs.get("log_evidence_err")),
+        wall_s=_none_if_nan(attrs.get("wall_s")),
+        num_chains=int(attrs.get("num_chains", idata.posterior.sizes["chain"])),
+        num_draws=int(attrs.get("num_draws", idata.posterior.sizes["draw"])),
+    )
+    return out
+
+
+def _moments(theta: np.ndarray):
+    mean = theta.mean(axis=0)
+    cov = np.atleast_2d(np.cov(theta, rowvar=False, ddof=1))
+    std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    q = np.percentile(theta, [q for _, q in _QUANTILES], axis=0)
+    return mean, cov, std, {k: q[i] for i, (k, _) in enumerate(_QUANTILES)}
+
+
+def _summary_of_draws(draws: np.ndarray, method: str) -> dict[str, Any]:
+    if draws.ndim != 2 or draws.shape[1] not in (3, 5) or draws.shape[0] < 2:
+        raise ValueError(f"draws must be [n >= 2, 5] or [n, 3]; got shape {list(draws.shape)}")
+    if draws.shape[1] == 3:
+        draws = np.concatenate([draws, np.zeros((draws.shape[0], 2))], axis=1)
+    mean, cov, std, quant = _moments(draws)
+    free = [bool(s > 0) for s in std]
+    out = _base_summary(method, mean, cov, std, quant, free)
+    out.update(
+        rhat={}, ess={}, rhat_max=None, ess_min=None, divergences=None, log_evidence=None,
+        log_evidence_err=None, wall_s=None, num_chains=1, num_draws=int(draws.shape[0]),
+    )  # fmt: skip
+    return out
+
+
+def _base_summary(method, mean, cov, std, quant, free) -> dict[str, Any]:
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.where(free, std, 0.0)
+    cov = np.where(np.outer(free, free), cov, 0.0)
+    out: dict[str, Any] = {
+        "method": method,
+        "params": list(PARAMS),
+        "free": [bool(f) for f in free],
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "cov": cov.tolist(),
+        **{k: np.where(free, v, mean).tolist() for k, v in quant.items()},
+    }
+    out["relative_magnitude"] = (
+        {
+            "mean": float(relative_magnitude(mean[4])),
+            "std": float(relative_magnitude(std[4])),
+        }
+        if free[4]
+        else None
+    )
+    for key, src in (("mean_km", "mean"), ("std_km", "std"), ("q16_km", "q16"),
+                     ("q84_km", "q84"), ("q2_5_km", "q2_5"), ("q97_5_km", "q97_5")):  # fmt: skip
+        out[key] = out[src][:3]
+    return out
+
+
+def summary_table(result, truth=None) -> str:
+    """A table like the paper's Table 2: per free parameter the prior range, the truth, the
+    posterior mean, the 68 % interval (16th-84th percentiles) and the std, with R-hat and bulk
+    ESS, and ``log Z`` for nested sampling. ``truth`` is ``[5]`` or a position ``[3]``."""
+    s = summary_dict(result)
+    attrs = result.posterior.attrs if hasattr(result, "posterior") else {}
+    lo, hi = attrs.get("prior_lower"), attrs.get("prior_upper")
+    t = None
+    if truth is not None:
+        t = np.asarray(truth, dtype=np.float64).ravel()
+        t = np.concatenate([t, [0.0, 0.0]]) if t.size == 3 else t
+    names = {"nuts": "NUTS", "nested": "nested sampling", "laplace": "Laplace approximation"}
+    method = names.get(s["method"], s["method"])
+    wall = "" if s["wall_s"] is None else f", {s['wall_s']:.1f} s"
+    lines = [f"{method}: {s['num_chains']} chain(s) x {s['num_draws']} draws{wall}"]
+    header = (
+        f"{'':15}{'prior':>18}{'truth':>10}{'mean':>11}{'68% interval':>24}{'std':>10}"
+        f"{'R-hat':>8}{'ESS':>8}"
+    )
+    lines += [header, "-" * len(header)]
+    for i, p in enumerate(PARAMS):
+        label = f"{p} {_UNITS[p]}".strip()
+        prior_txt = "" if lo is None else f"[{lo[i]:.3f}, {hi[i]:.3f}]"
+        truth_txt = "" if t is None else f"{t[i]:.4f}"
+        if not s["free"][i]:
+            lines.append(f"{label:15}{'fixed':>18}{truth_txt:>10}{s['mean'][i]:>11.5f}")
+            continue
+        interval = f"[{s['q16'][i]:.5f}, {s['q84'][i]:.5f}]"
+        r = s["rhat"].get(p)
+        e = s["ess"].get(p)
+        lines.append(
+            f"{label:15}{prior_txt:>18}{truth_txt:>10}{s['mean'][i]:>11.5f}{interval:>24}"
+            f"{s['std'][i]:>10.5f}{'-' if r is None else f'{r:.3f}':>8}"
+            f"{'-' if e is None else f'{e:.0f}':>8}"
+        )
+    if s["relative_magnitude"] is not None:
+        m = s["relative_magnitude"]
+        lines.append(f"relative magnitude (2/3 log10 A): {m['mean']:.3f} +- {m['std']:.3f}")
+    if s["log_evidence"] is not None:
+        err = "" if s["log_evidence_err"] is None else f" +- {s['log_evidence_err']:.2f}"
+        lines.append(f"log Z = {s['log_evidence']:.2f}{err}  (Kish ESS {s['ess_min']:.0f})")
+    if s["divergences"]:
+        lines.append(f"divergent transitions: {s['divergences']}")
+    return "\n".join(lines)
+
+
+def diagnose(idata, *, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN) -> list[str]:
+    """Problems with a :func:`jaxseis.locate` result, as messages (empty if none).
+
+    Checks: split R-hat above ``rhat_max`` and bulk ESS below ``ess_min`` (NUTS; for nested
+    sampling the Kish ESS and a hard stop of the run), divergent transitions, the global stage
+    keeping several modes, a Laplace Hessian that is not negative definite, and posterior mass
+    piled up against a prior bound: the fraction of draws within 0.1 posterior standard
+    deviations of a bound, as a density, above 20 % of the peak density of a Gaussian of the
+    same standard deviation.
+    """
+    attrs = idata.posterior.attrs
+    messages = []
+    rhat, ess = _chain_stats(idata)
+    if rhat and idata.posterior.sizes["chain"] > 1:
+        bad = [f"{p} {r:.3f}" for p, r in rhat.items() if not r <= rhat_max]
+        if bad:
+            messages.append(
+                f"R-hat above {rhat_max} ({', '.join(bad)}): the chains disagree; they may sit "
+                "in different modes (see the global stage) or need more warm-up/draws"
+            )
+    if ess:
+        bad = [f"{p} {e:.0f}" for p, e in ess.items() if not e >= ess_min]
+        if bad:
+            messages.append(f"bulk ESS below {ess_min:.0f} ({', '.join(bad)}): draw more samples")
+    if attrs.get("method") == "nested":
+        if not attrs.get("nested_ess", np.inf) >= ess_min:
+            messages.append(
+                f"nested sampling's Kish ESS is {attrs['nested_ess']:.0f} < {ess_min:.0f}: "
+                "raise root_allocation_degree"
+            )
+        if attrs.get("nested_termination_reason", 0):
+            messages.append(
+                "nested sampling stopped early (termination reason "
+                f"{attrs['nested_termination_reason']}, e.g. max_samples reached)"
+            )
+    if attrs.get("method") == "laplace" and not attrs.get("laplace_positive_definite", True):
+        messages.append(
+            "the Hessian at the maximum is not negative definite (a saddle or a flat "
+            "direction): the Laplace approximation is unreliable; sample with method='nuts'"
+        )
+    if "diverging" in idata.sample_stats:
+        n_div = int(np.sum(np.asarray(idata.sample_stats["diverging"])))
+        if n_div:
+            messages.append(f"{n_div} divergent transition(s) after warm-up")
+    if attrs.get("global_stage_modes_used", 1) > 1:
+        messages.append(
+            f"the global stage found {attrs['global_stage_modes_used']} modes holding at least "
+            f"{attrs.get('global_stage_min_mode_mass', 0.0):.1%} of the posterior mass each "
+            "(Laplace approximation); NUTS chains cannot move between them: the posterior is "
+            "multimodal, use method='nested'"
+        )
+    messages += _pile_up_messages(idata)
+    return messages
+
+
+def _pile_up_messages(idata) -> list[str]:
+    attrs = idata.posterior.attrs
+    if "prior_lower" not in attrs:
+        return []
+    draws = posterior_draws(idata, PARAMS)
+    lo = np.asarray(attrs["prior_lower"])
+    hi = np.asarray(attrs["prior_upper"])
+    q25, q75 = np.percentile(draws, [25.0, 75.0], axis=0)
+    scale = np.maximum(np.minimum(draws.std(axis=0), (q75 - q25) / 1.349), 1e-12)
+    band = _PILE_UP_BAND * scale
+    peak = 1.0 / (np.sqrt(2 * np.pi) * scale)
+    messages = []
+    for i, p in enumerate(PARAMS):
+        if not hi[i] > lo[i]:
+            continue
+        for side, dist in (("lower", draws[:, i] - lo[i]), ("upper", hi[i] - draws[:, i])):
+            n_band = int(np.sum(dist < band[i]))
+            density = n_band / (len(draws) * band[i])
+            if n_band >= 5 and density > _PILE_UP_RATIO * peak[i]:
+                bound = lo[i] if side == "lower" else hi[i]
+                messages.append(
+                    f"posterior of {p} piles up against the prior's {side} bound "
+                    f"({bound} {_UNITS[p]}): the prior truncates it; widen it if the model "
+                    "allows"
+                )
+    return messages
