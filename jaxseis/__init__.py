@@ -13,7 +13,8 @@ The public API is re-exported here; see the modules for details:
 * :mod:`jaxseis.inference`: ``locate`` with NUTS or nested sampling, summaries, diagnostics;
 * :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
   export of a location problem for NonLinLoc;
-* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers;
+* :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.timing`: latency and throughput of
+  jitted functions and of an emulator's forward model, ``machine_info``;
 * :mod:`jaxseis.runtime`: ``use_cpu_cores`` (the CPU split into devices), caches.
 """
 
@@ -25,7 +26,16 @@ try:
 except PackageNotFoundError:  # imported from a checkout that was never installed
     __version__ = "0+unknown"
 
-from jaxseis import emulators, forward, inference, likelihood, metrics, nonlinloc, pretrained
+from jaxseis import (
+    emulators,
+    forward,
+    inference,
+    likelihood,
+    metrics,
+    nonlinloc,
+    pretrained,
+    timing,
+)
 from jaxseis.dataset import (
     PAPER_EVENT_KM,
     Dataset,
@@ -102,6 +112,7 @@ __all__ = [
     "simulate",
     "source_features",
     "summary_table",
+    "timing",
     "traveltime_tables",
     "use_cpu_cores",
 ]
