@@ -38,13 +38,11 @@ Writes ``bench/results/coverage.json`` and ``coverage.md``. Run:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
+import benchlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,7 +55,6 @@ from jaxseis.forward import make_forward, validation_error_variance
 from jaxseis.likelihood.waveform import default_sigma, gaussian_log_likelihood
 from jaxseis.pretrained import load_bundled
 
-RESULTS = Path(__file__).resolve().parent / "results"
 RECEIVERS = (1, 2, 3, 4)
 N_SEEDS = 500
 N_NUTS = 3
@@ -166,8 +163,7 @@ def markdown(result: dict) -> str:
                 f"{f3(c['nuts_mean_m'], '+.2f')} | {f3(c['laplace_sd_m'], '.2f')} | "
                 f"{f3(c['nuts_sd_m'], '.2f')} |"
             )
-    m = result["machine"]
-    lines += ["", f"Machine: {m['platform']}, JAX {m['jax']}; wall time {result['wall_s']:.0f} s."]
+    lines += ["", f"{benchlib.machine_line(result['machine'])} Wall time {result['wall_s']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -176,18 +172,15 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 seeds, no NUTS check")
     parser.add_argument("--seeds", type=int, default=None, help=f"noise seeds (default {N_SEEDS})")
     parser.add_argument("--nuts", type=int, default=None, help=f"NUTS checks (default {N_NUTS})")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
     n_seeds = args.seeds or (20 if args.quick else N_SEEDS)
     n_nuts = args.nuts if args.nuts is not None else (0 if args.quick else N_NUTS)
-    name = "coverage_quick" if args.quick else "coverage"
-    inference.enable_compilation_cache()
+    name = benchlib.result_name("coverage", args.quick)
+    js.runtime.enable_compilation_cache()
     with jax.enable_x64(True):  # float64 throughout, without changing the caller's process
         result = run(n_seeds, n_nuts)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown(result))
-    print(markdown(result))
+    benchlib.write_results(name, result, markdown(result), args.out)
     return 0
 
 
@@ -227,12 +220,7 @@ def run(n_seeds: int, n_nuts: int) -> dict:
             ((clean - emulated) ** 2).mean() / sigma**2
         ),
         "arms": {},
-        "machine": {
-            "platform": platform.platform(),
-            "jax": jax.__version__,
-            "cpu_count": os.cpu_count(),
-            "load_start": os.getloadavg()[0],
-        },
+        "machine": benchlib.machine_info(),
     }
     fits = {}
     for arm, (base, var) in arms.items():
@@ -286,7 +274,7 @@ def run(n_seeds: int, n_nuts: int) -> dict:
         )
         print(f"[{time.perf_counter() - tic:5.0f} s] NUTS check {i}: {checks[-1]}", flush=True)
     result["nuts_check"] = checks
-    result["machine"]["load_end"] = os.getloadavg()[0]
+    result["machine"]["load_end"] = benchlib.load_average()
     result["wall_s"] = time.perf_counter() - tic
     return result
 

@@ -18,18 +18,15 @@ of 20,000 draws, ``devices_quick.*``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
+import benchlib
 import numpy as np
 
 from jaxseis.runtime import cache_dir
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: the dense NN-direct emulators that bench_location.py trains and caches (used when present)
 DENSE = cache_dir() / "models" / "nn_direct_dense"
 
@@ -68,16 +65,7 @@ print(json.dumps({"emulators": models, "devices": devices, "wall_s": float(a["wa
 
 def run_child(n: int, quick: bool, models: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(n), "quick" if quick else "full", models],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"the {n}-device run failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return benchlib.run_python(CHILD, str(n), "quick" if quick else "full", models, env=env)
 
 
 def markdown(result: dict) -> str:
@@ -98,11 +86,7 @@ def markdown(result: dict) -> str:
             f"{m['split']['wall_s']:.1f} s split; warm-up + sampling "
             f"{m['1']['wall_sampling_s']:.1f} against {m['split']['wall_sampling_s']:.1f} s."
         )
-    mach = result["machine"]
-    lines.append(
-        f"Machine: {mach['platform']}, {mach['cpu_count']} cores; load average "
-        f"{mach['load_start']:.2f} at start, {mach['load_end']:.2f} at end."
-    )
+    lines.append(benchlib.machine_line(result["machine"]))
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +94,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="4 x 250 draws, small global stage")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:
         print("one usable core: nothing to split, no comparison written")
@@ -118,18 +102,14 @@ def main(argv=None) -> int:
     sets = {"bundled (2000 sources)": "bundled"}
     if not args.quick and all((DENSE / f"nn_direct_r{r}.npz").exists() for r in (1, 2, 3, 4)):
         sets["dense (22,000 sources)"] = str(DENSE)
-    machine = {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_start": os.getloadavg()[0],
-    }
+    machine = benchlib.machine_info()
     runs = []
     for label, models in sets.items():
         for rep in range(args.repeats):
             for n in (1, 0):  # 0: one device per core
                 runs.append({"label": label, **run_child(n, args.quick, models)})
                 print(f"{label}, repeat {rep}: {runs[-1]}", flush=True)
-    machine["load_end"] = os.getloadavg()[0]
+    machine["load_end"] = benchlib.load_average()
 
     def median(group):
         return {
@@ -149,11 +129,8 @@ def main(argv=None) -> int:
         },
         "machine": machine,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = "devices_quick" if args.quick else "devices"
-    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown(result))
-    print(markdown(result))
+    name = benchlib.result_name("devices", args.quick)
+    benchlib.write_results(name, result, markdown(result), args.out)
     return 0
 
 

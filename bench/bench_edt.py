@@ -32,13 +32,10 @@ then come from the cache; ``--quick``: about 1 min).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
+import benchlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,7 +53,6 @@ from jaxseis.simulate import SolverConfig, ricker, simulate
 from jaxseis.traveltime import eikonal_traveltimes, interpolate_traveltimes, traveltime_tables
 from jaxseis.velocity import from_arrays
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 20210605
 PRIOR_LO = np.array([0.0, 0.0, 0.0])
 PRIOR_HI = np.array([1.0, 1.0, 2.43])
@@ -323,9 +319,7 @@ def figure(path, posts, draws, truth, ml, receivers, err_mf, residual_ms):
     ax.set_title("the event's pick errors (mean removed)")
     fig.suptitle("EDT location of the paper's event (0.375, 0.3, 1.57) km, 4 receivers, "
                  "pick error 5 ms")  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    benchlib.save_figure(fig, path)
 
 
 def _fmt(v) -> str:
@@ -442,7 +436,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the slow reference checks")
     parser.add_argument("--no-nuts", action="store_true", help="skip the NUTS comparison run")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = benchlib.machine_info()
     config = SolverConfig()
     model = js.marine_model()
     bench = js.load_benchmark()
@@ -551,14 +545,12 @@ def main():
             "prior": "uniform, x, y in [0, 1], z in [0, 2.43] km",
             "seed": SEED,
         },
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "jax": jax.__version__,
+        "machine": machine | {"load_end": benchlib.load_average()},
     }
-    (RESULTS / "edt.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = markdown(result)
-    (RESULTS / "edt.md").write_text(md)
-    figure(RESULTS / "edt.png", posts, draws, truth, ml, loc_rec, err_mf, resid - resid.mean())
-    print(md)
+    benchlib.write_results("edt", result, markdown(result))
+    figure(
+        benchlib.RESULTS / "edt.png", posts, draws, truth, ml, loc_rec, err_mf, resid - resid.mean()
+    )
 
 
 if __name__ == "__main__":

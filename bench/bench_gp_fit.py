@@ -13,14 +13,11 @@ Writes ``bench/results/gp_fit.json`` and ``gp_fit.md``. Run: ``python bench/benc
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-import jax
+import benchlib
 import numpy as np
 
 import jaxseis as js
@@ -29,15 +26,13 @@ from jaxseis.geometry import source_features
 from jaxseis.gp import fit_gps
 from jaxseis.preprocess import align, fit_alignment
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
-    load_start = os.getloadavg()[0]
+    machine = benchlib.machine_info()
     data = em.training_data(js.load_benchmark(), 0)
     alignment = fit_alignment(data.train_traces, data.dt, seed=0)
     _, log_ratio, shift = align(alignment, data.train_traces)
@@ -59,26 +54,16 @@ def main(argv=None) -> int:
         "two_gps_s": two,
         "target_s": 30.0,
         "target_met": bool(np.median(one) <= 30.0),
-        "machine": {
-            "platform": platform.platform(),
-            "jax": jax.__version__,
-            "cpu_count": os.cpu_count(),
-            "load_start": load_start,
-            "load_end": os.getloadavg()[0],
-        },
+        "machine": machine | {"load_end": benchlib.load_average()},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gp_fit.json").write_text(json.dumps(result, indent=2) + "\n")
     md = (
         "| quantity | value |\n| --- | --- |\n"
         f"| one GP on {len(x)} points, median of {len(one)} (s) | {np.median(one):.1f} |\n"
         f"| one GP, each repeat (s) | {', '.join(f'{t:.1f}' for t in one)} |\n"
         f"| two peak GPs together (s) | {two:.1f} |\n"
-        f"| target (s) | 30 |\n\n"
-        f"Load average at start / end: {load_start:.2f} / {result['machine']['load_end']:.2f}.\n"
+        f"| target (s) | 30 |\n\n{benchlib.machine_line(result['machine'])}\n"
     )
-    (args.out / "gp_fit.md").write_text(md)
-    print(md)
+    benchlib.write_results("gp_fit", result, md, args.out)
     return 0
 
 

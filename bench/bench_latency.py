@@ -3,11 +3,11 @@
 Writes ``bench/results/latency.json`` and ``latency.md``. For ``nn_direct`` and ``pca_nn``, the
 composed forward model of one receiver (the central one): emulator core + amplitude and
 time-shift GPs + fractional shift (:func:`jaxseis.emulators.make_predictor`), measured with
-:func:`jaxseis.latency.measure_forward_latency`:
+:func:`jaxseis.timing.forward_timing` beside a NumPy reference (``benchlib.measure_forward``):
 
 * ``single_call_us``: a jitted call from Python on one source (dispatch included);
 * ``in_loop_us``: per evaluation inside a compiled ``lax.scan`` over different sources;
-* ``numpy_in_loop_us``: the same arithmetic in plain NumPy (:func:`jaxseis.latency.numpy_forward`:
+* ``numpy_in_loop_us``: the same arithmetic in plain NumPy (``benchlib.numpy_forward``:
   network matmuls and LeakyReLU, the two GP kernel-vector dot products, the fractional shift as a
   16-tap correlation) in a Python loop over the same sources, measured in the same run: the BLAS
   floor; ``details.stages_in_loop_us`` splits both into network core, GPs and un-alignment;
@@ -15,7 +15,7 @@ time-shift GPs + fractional shift (:func:`jaxseis.emulators.make_predictor`), me
   4096 sources);
 * each kind's ``sync_dispatch``: single call and loops again with
   ``jax_cpu_enable_async_dispatch`` off, measured in a fresh subprocess (the flag is read once
-  per process, when JAX creates its CPU backend: see :mod:`jaxseis.latency`).
+  per process, when JAX creates its CPU backend: see :mod:`jaxseis.timing`).
 
 At the top level, ``loglike_grad_us_4rec``: value and gradient of the Gaussian waveform
 log-likelihood of the paper's event at the 4 location receivers (bundled NN-direct emulators),
@@ -43,19 +43,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-from pathlib import Path
 
-import numpy as np
+import benchlib
 
 import jaxseis as js
 from jaxseis import emulators as em
-from jaxseis import latency
-from jaxseis.likelihood.waveform import default_sigma
+from jaxseis.timing import DEFAULT_BATCH_SIZES
 from jaxseis.train import TrainConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 20210601
 PAPER_EVAL_MS = 9.9
 GP_CHEAP = {"n_subset": 200, "n_iter": 50, "n_restarts": 1}
@@ -161,10 +157,8 @@ def markdown(result: dict) -> str:
         f"{ll['loglike_sync']['loglike_us']:.0f} |",
         f"| paper: one emulated trace on a laptop (ms) | {ll['paper_eval_ms']} |",
         "",
-        f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, JAX "
-        f"{result['machine']['jax']}; load average before / after: "
-        f"{result['load_average_before'][0]:.2f} / {result['load_average_after'][0]:.2f} "
-        f"(1 min). Emulators: nn_direct {result['emulators']['nn_direct']}; pca_nn "
+        f"{benchlib.machine_line(result['machine'])} Emulators: nn_direct "
+        f"{result['emulators']['nn_direct']}; pca_nn "
         f"{result['emulators']['pca_nn']['source']}. Features and peak GPs in float64, "
         "networks in float32. Wall {:.0f} s{}.".format(
             result["wall_s"], ", --quick" if result["quick"] else ""
@@ -179,9 +173,8 @@ def main():
     parser.add_argument("--pca-nn", metavar="PATH", help="a saved pca_nn emulator to time")
     parser.add_argument("--pca-epochs", type=int, default=300, help="epochs of the PCA+NN fit")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
-    load_before = os.getloadavg()
+    machine = benchlib.machine_info()
     bench = js.load_benchmark()
 
     ems, nn_source = _load_nn_direct(bench, args.quick)
@@ -193,16 +186,18 @@ def main():
         ll_repeat = 200
     else:
         settings = {"n_repeat": 2000, "n_loop": 2000, "n_loop_repeat": 7,
-                    "batch_sizes": latency.DEFAULT_BATCH_SIZES, "n_batch_repeat": 3}  # fmt: skip
+                    "batch_sizes": DEFAULT_BATCH_SIZES, "n_batch_repeat": 3}  # fmt: skip
         ll_repeat = 2000
     sync_settings = {**settings, "batch_sizes": (), "components": False}
 
     result: dict = {}
     for kind, e in (("nn_direct", ems[0]), ("pca_nn", pca)):
         print(f"{kind}: async dispatch (this process) ...", flush=True)
-        r = latency.measure_forward_latency(e, seed=SEED, **settings)
+        r = benchlib.measure_forward(e, seed=SEED, **settings)
         print(f"{kind}: sync dispatch (subprocess) ...", flush=True)
-        s = latency.measure_forward_latency(e, seed=SEED, sync_dispatch=True, **sync_settings)
+        s = benchlib.in_fresh_process(
+            "forward", [e], {"seed": SEED, **sync_settings}, sync_dispatch=True
+        )
         keep = ("single_call_us", "in_loop_us", "numpy_in_loop_us", "in_loop_over_numpy")
         r["sync_dispatch"] = {k: s[k] for k in keep}
         r["sync_dispatch"]["details"] = s["details"]
@@ -211,14 +206,10 @@ def main():
 
     print("log-likelihood, 4 receivers ...", flush=True)
     loc = ems[1:]
-    event = js.load_paper_event()
-    rows = [event.receiver_index(e.receiver_km) for e in loc]
-    observed = event.traces[rows, 0].astype(np.float64)
-    sigma = default_sigma(np.abs(observed).max())
-    ll = latency.measure_loglike_grad(loc, observed, sigma, n_repeat=ll_repeat, seed=SEED)
-    ll_sync = latency.measure_loglike_grad(
-        loc, observed, sigma, n_repeat=ll_repeat, seed=SEED, sync_dispatch=True
-    )
+    ll_kw = {"n_repeat": ll_repeat, "seed": SEED}
+    ll = benchlib.measure_loglike(loc, **ll_kw)
+    ll_sync = benchlib.in_fresh_process("loglike", loc, ll_kw, sync_dispatch=True)
+    sigma = ll["sigma"]
     result.update({
         "loglike_grad_us_4rec": ll["loglike_grad_us"],
         "loglike_grad_us_4rec_sync": ll_sync["loglike_grad_us"],
@@ -228,21 +219,16 @@ def main():
         "targets": TARGETS,
         "emulators": {"nn_direct": nn_source, "pca_nn": pca_info},
         "observed": "the paper's event (bundled noise-free simulation) at the 4 location "
-                    f"receivers; sigma = default_sigma(max |trace|) = {sigma:.4g} Pa",
+                    f"receivers (jaxseis.observe); sigma = default_sigma(max |trace|) = "
+                    f"{sigma:.4g} Pa; value and gradient in all five event parameters",
         "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
                      "loglike_n_repeat": ll_repeat, "chunk_size": 4096, "seed": SEED,
                      "dtype": "features and peak GPs float64 (x64), networks float32"},
         "quick": bool(args.quick),
-        "machine": latency.machine_info(),
-        "load_average_before": list(load_before),
-        "load_average_after": list(os.getloadavg()),
+        "machine": machine | {"load_end": benchlib.load_average()},
         "wall_s": round(time.perf_counter() - tic, 1),
     })  # fmt: skip
-    name = "latency_quick" if args.quick else "latency"  # a quick run keeps the full results
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = markdown(result)
-    (RESULTS / f"{name}.md").write_text(md)
-    print(md)
+    benchlib.write_results(benchlib.result_name("latency", args.quick), result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -39,12 +39,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
+import benchlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,7 +56,7 @@ from jaxseis.likelihood.waveform import add_noise, default_sigma, gaussian_log_l
 from jaxseis.pretrained import load_bundled
 from jaxseis.train import TrainConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = benchlib.RESULTS
 RECEIVERS = (1, 2, 3, 4)  # benchmark rows of the 4 location receivers
 NOISE_SEED = 0
 SAMPLER_SEED = 1
@@ -267,9 +266,7 @@ def plot_corner(sets: dict, truth, path: Path, title: str) -> None:
                 ax.set_ylabel(labels[i])
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.1, 1.0))
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    benchlib.save_figure(fig, path, dpi=120)
 
 
 def fmt3(v, digits=4) -> str:
@@ -321,20 +318,14 @@ def main():
     )
     args = parser.parse_args()
     only = set(args.runs or RUNS)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     # no persistent compilation cache: every wall time includes compilation (``wall_repeat_s``
     # gives the compiled time of nested sampling)
-    suffix = "_quick" if args.quick else ""
+    out_name = benchlib.result_name("location", args.quick)
+    suffix = out_name.removeprefix("location")
     truth = np.asarray(js.PAPER_EVENT_KM, dtype=np.float64)
     results: dict = {
         "truth_km": truth.tolist(),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "cpu_count": os.cpu_count(),
-            "jax_devices": jax.local_device_count(),
-        },
+        "machine": benchlib.machine_info() | {"jax_devices": jax.local_device_count()},
         "settings": {
             "prior_km": [
                 inference.paper_prior().lower.tolist(),
@@ -346,7 +337,7 @@ def main():
             "nuts": "4 chains x 1000 draws, 500 warm-up, global stage 100,000 prior draws",
         },
     }
-    previous = RESULTS / f"location{suffix}.json"
+    previous = RESULTS / f"{out_name}.json"
     if args.runs and previous.exists():  # merge into the last full run
         results = {**json.loads(previous.read_text()), **{k: results[k] for k in ("machine",)}}
     draws_dir = js.runtime.cache_dir() / f"location_draws{suffix}"
@@ -357,8 +348,7 @@ def main():
         np.save(draws_dir / f"{name}.npy", x)
         sets[label] = x
         # rewritten after every run, so that an interrupted run keeps what it finished
-        (RESULTS / f"location{suffix}.json").write_text(json.dumps(results, indent=2))
-        (RESULTS / f"location{suffix}.md").write_text(markdown(results))
+        benchlib.write_results(out_name, results, markdown(results), echo=False)
 
     paper_ems = load_bundled(RECEIVERS)
     if args.quick:
@@ -444,11 +434,11 @@ def main():
             sets[label] = np.load(draws_dir / f"{name}.npy")
     edt_draws = sets.pop("EDT (nested)", None)
 
-    (RESULTS / f"location{suffix}.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / f"location{suffix}.md").write_text(markdown(results))
+    results["machine"]["load_end"] = benchlib.load_average()
+    benchlib.write_results(out_name, results, markdown(results))
     plot_corner(
         {k: v for k, v in sets.items() if "dynesty" not in k},
-        truth, RESULTS / f"location{suffix}_corner.png",
+        truth, RESULTS / f"{out_name}_corner.png",
         "posterior of the paper's event (4 receivers, waveform likelihood)",
     )  # fmt: skip
     if edt_draws is not None and "NUTS, NN direct" in sets:
@@ -457,7 +447,6 @@ def main():
             truth, RESULTS / "location_edt_overlay.png",
             "waveform against arrival-time (EDT) posterior",
         )  # fmt: skip
-    print(markdown(results))
 
 
 if __name__ == "__main__":

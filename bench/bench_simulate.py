@@ -20,12 +20,9 @@ Run: ``python bench/bench_simulate.py``.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import benchlib
 import numpy as np
 
 import jaxseis as js
@@ -34,8 +31,6 @@ from jaxseis.picking import pick_first_arrival
 from jaxseis.simulate import SolverConfig, check_config, reciprocal_traces, simulate
 from jaxseis.traveltime import eikonal_traveltimes
 from jaxseis.velocity import from_arrays, gardner_density
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def full_grid_run(bench, event):
@@ -123,7 +118,7 @@ def first_arrivals(bench):
 
 
 def main():
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = benchlib.machine_info()
     bench = js.load_benchmark()
     event = js.load_paper_event()
     print("full-grid simulation (twice) ...", flush=True)
@@ -149,9 +144,8 @@ def main():
             ),
             "paper_gpu_hours": paper_direct_hours,
         },
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine | {"load_end": benchlib.load_average()},
     }
-    (RESULTS / "simulate.json").write_text(json.dumps(result, indent=2) + "\n")
     rows = [
         ("seconds per receiver (full grid, incl. compile)", f"{full['seconds_per_receiver']} s"),
         ("seconds per receiver (steady state)", f"{full['seconds_per_receiver_steady']:.1f} s"),
@@ -171,8 +165,7 @@ def main():
          f"~{result['savings']['benchmark_cpu_hours_direct_estimate']} h (paper: ~4000 GPU-h)"),
     ]  # fmt: skip
     md = ["| quantity | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows]
-    (RESULTS / "simulate.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    benchlib.write_results("simulate", result, "\n".join(md) + "\n")
 
 
 if __name__ == "__main__":

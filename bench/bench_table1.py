@@ -62,13 +62,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import benchlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -78,9 +77,9 @@ from jaxseis import emulators as em
 from jaxseis.emulators import d18 as d18_family
 from jaxseis.emulators.pca import DEFAULT_CORE_GP_OPTIONS
 from jaxseis.metrics import r2d
+from jaxseis.timing import batch_throughput, call_latency
 from jaxseis.train import TrainConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("nn_direct", "pca_nn", "pca_gp", "ae_nn", "ae_gp", "cvae", "wgan_gp", "d18")
 DENSE_KINDS = ("nn_direct", "pca_nn")
 # the dense networks train for at most this many epochs (about 4 min for NN direct here): the
@@ -216,32 +215,6 @@ def shared_peaks(kind: str, data, seed: int, settings: dict, cache: dict) -> dic
 # --------------------------------------------------------------------------------------------
 
 
-def time_single(f, sources: np.ndarray, n_calls: int) -> float:
-    """Median wall time (ms) of one call of a jitted ``source [3] -> trace`` function."""
-    xs = [jnp.asarray(s, jnp.float32) for s in sources]
-    for x in xs[:5]:
-        f(x).block_until_ready()
-    times = np.empty(n_calls)
-    for i in range(n_calls):
-        x = xs[i % len(xs)]
-        tic = time.perf_counter()
-        f(x).block_until_ready()
-        times[i] = time.perf_counter() - tic
-    return float(np.median(times) * 1e3)
-
-
-def time_batch(g, sources: np.ndarray, n_repeat: int) -> float:
-    """Traces per second of a jitted, vmapped predictor on the batch ``sources [n, 3]``."""
-    s = jnp.asarray(sources, jnp.float32)
-    g(s).block_until_ready()
-    times = []
-    for _ in range(n_repeat):
-        tic = time.perf_counter()
-        g(s).block_until_ready()
-        times.append(time.perf_counter() - tic)
-    return float(len(sources) / np.median(times))
-
-
 def predict_with(e: em.Emulator, sources: np.ndarray, dtype=jnp.float32, gp_dtype=None):
     """Traces ``[n, n_samples]`` from the jitted, vmapped predictor under ``jax.enable_x64``:
     the networks in ``dtype``, every GP in ``gp_dtype`` (default float64)."""
@@ -265,10 +238,13 @@ def evaluate(
     inference run it (every GP in float64, networks in float32). Diagnostics: ``r2d_float64``
     with everything in float64, ``r2d_float32_gps`` with every GP in float32.
     """
+    sources = np.asarray(test_sources, np.float32)
     with jax.enable_x64(True):
         predictor = em.make_predictor(e)
-        eval_ms = time_single(jax.jit(predictor), test_sources, n_calls)
-        traces_per_s = time_batch(jax.jit(jax.vmap(predictor)), test_sources, n_batch)
+        eval_ms = call_latency(jax.jit(predictor), sources, n_repeat=n_calls, n_warmup=5).median
+        eval_ms *= 1e-3
+        # the whole test set as one vmap chunk
+        batch = batch_throughput(predictor, sources, chunk_size=len(sources), n_repeat=n_batch)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         size = em.save(e, Path(tmp) / f"{e.kind}.npz").stat().st_size
     info = e.info
@@ -276,10 +252,10 @@ def evaluate(
         "r2d": r2d(test_traces, em.predict(e, test_sources)),
         "r2d_float64": r2d(test_traces, predict_with(e, test_sources, jnp.float64)),
         "train_s": float(info["fit_s"]),
-        "core_train_s": float(info.get("train_s", np.nan)),
+        "core_train_s": None if "train_s" not in info else float(info["train_s"]),
         "peak_gp_fit_s": float(info.get("peak_gp_fit_s", 0.0)),
         "eval_ms": eval_ms,
-        "traces_per_s": traces_per_s,
+        "traces_per_s": batch.per_s,
         "size_mb": size / 1e6,
         "n_train": int(info["n_train"]),
     }
@@ -412,12 +388,10 @@ def markdown(result: dict) -> str:
                 f"| {LABELS[kind]} | {d['n_train']} | {d['r2d']:.4f} | {base_s} "
                 f"| {d['train_s']:.0f} | {d.get('epochs', '')} |"
             )
-    m = result["machine"]
     notes += [
         "",
-        f"Machine: {m['processor']}, {m['cpu_count']} cores, {m['platform']}, JAX {m['jax']}; "
-        f"load average at start / end {m['load_start']:.1f} / {m.get('load_end', np.nan):.1f}; "
-        f"wall time {result.get('wall_s', 0) / 60:.0f} min.",
+        f"{benchlib.machine_line(result['machine'])} Wall time "
+        f"{result.get('wall_s', 0) / 60:.0f} min.",
     ]
     return "\n".join(rows + notes) + "\n"
 
@@ -453,26 +427,12 @@ def figure(path: Path, times: np.ndarray, sources: np.ndarray, truth: np.ndarray
     axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle("test traces at the central receiver: simulation (dashed) and emulators "
                  "(first seed)", fontsize=10)  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    benchlib.save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxseis": js.__version__,
-        "load_start": os.getloadavg()[0],
-    }
 
 
 def dense_protocol(kinds, settings, seed, test_sources, test_traces, quick, log) -> dict:
@@ -523,7 +483,7 @@ def main(argv=None):
         "--seeds", nargs="+", type=int, default=None, help="seeds (default 0 1 2; quick: 0)"
     )
     parser.add_argument("--no-dense", action="store_true", help="skip the dense protocol")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    parser.add_argument("--out", type=Path, default=benchlib.RESULTS, help="output directory")
     parser.add_argument(
         "--keep",
         type=Path,
@@ -535,11 +495,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)  # fmt: skip
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
-    name = args.name or ("table1_quick" if args.quick else "table1")
+    name = args.name or benchlib.result_name("table1", args.quick)
     n_calls, n_batch = (200, 3) if args.quick else (N_CALLS, N_BATCH)
     settings = quick_settings() if args.quick else full_settings()
     n_train = 200 if args.quick else None
-    args.out.mkdir(parents=True, exist_ok=True)
     tic0 = time.perf_counter()
 
     def log(msg):
@@ -572,16 +531,15 @@ def main(argv=None):
             "std": "population standard deviation over seeds (numpy default)",
         },
         "fig8_test_sources_km": test_sources[fig_idx].tolist(),
-        "machine": machine_info(),
+        "machine": benchlib.machine_info(),
     }
     out_json, out_md = args.out / f"{name}.json", args.out / f"{name}.md"
 
     def write():
-        result["machine"]["load_end"] = os.getloadavg()[0]
+        result["machine"]["load_end"] = benchlib.load_average()
         result["wall_s"] = time.perf_counter() - tic0
         result["paper"] = PAPER
-        out_json.write_text(json.dumps(result, indent=2) + "\n")
-        out_md.write_text(markdown(result))
+        benchlib.write_results(name, result, markdown(result), args.out, echo=False)
 
     log(f"Table 1: kinds {args.kinds}, seeds {seeds}, {result['n_train']} training sources, "
         f"{'quick' if args.quick else 'full'} settings -> {out_json}")  # fmt: skip

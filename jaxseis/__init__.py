@@ -12,7 +12,8 @@ Modules: :mod:`~jaxseis.geometry` (grid, receivers), :mod:`~jaxseis.velocity`,
 :mod:`~jaxseis.emulators`, :mod:`~jaxseis.forward`, :mod:`~jaxseis.observation`,
 :mod:`~jaxseis.noise`, :mod:`~jaxseis.likelihood`, :mod:`~jaxseis.traveltime`,
 :mod:`~jaxseis.picking`, :mod:`~jaxseis.inference`, :mod:`~jaxseis.runtime` (devices, caches),
-:mod:`~jaxseis.files` (safe writing).
+:mod:`~jaxseis.files` (safe writing), :mod:`~jaxseis.timing` (latency and throughput of your own
+emulators and likelihoods), :mod:`~jaxseis.metrics` (the paper's R2D).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -23,7 +24,16 @@ try:
 except PackageNotFoundError:  # imported from a checkout that was never installed
     __version__ = "0+unknown"
 
-from jaxseis import emulators, forward, inference, likelihood, metrics, noise, pretrained
+from jaxseis import (
+    emulators,
+    forward,
+    inference,
+    likelihood,
+    metrics,
+    noise,
+    pretrained,
+    timing,
+)
 from jaxseis.dataset import PAPER_EVENT_KM, Dataset, load_benchmark, load_paper_event
 from jaxseis.dataset import load as load_dataset
 from jaxseis.dataset import save as save_dataset
@@ -108,6 +118,7 @@ __all__ = [
     "save_dataset",
     "summary_dict",
     "summary_table",
+    "timing",
     "traveltime_tables",
     "use_cpu_cores",
     "waveform_log_likelihood",

@@ -753,24 +753,24 @@ def _cmd_bench_simulate(args) -> None:
 
 
 def _machine() -> dict:
-    try:
-        from jaxseis.latency import machine_info
+    from jaxseis.timing import machine_info
 
-        return machine_info()
-    except ImportError:  # pragma: no cover - the latency module ships with jaxseis
-        import os
-        import platform
-
-        return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    return machine_info()
 
 
 def _cmd_bench_latency(args) -> None:
+    from jaxseis import timing
+
+    if args.dispatch != "current":  # before any JAX computation of this process
+        timing.enable_sync_dispatch(args.dispatch == "sync")
+
     import jax
+    import jax.numpy as jnp
     import numpy as np
 
     from jaxseis import emulators as em
-    from jaxseis import latency
-    from jaxseis.likelihood.waveform import default_sigma
+    from jaxseis.forward import make_forward
+    from jaxseis.likelihood.waveform import default_sigma, gaussian_log_likelihood
 
     tic = time.perf_counter()
     _check_kind(args.kind)
@@ -786,26 +786,15 @@ def _cmd_bench_latency(args) -> None:
     if len({(e.dt, e.n_samples) for e in emulators}) != 1:
         raise UserError("the emulators do not share their sampling (dt, n_samples)")
     n_repeat = 500 if args.repeats is None else args.repeats
-    sync = {"current": None, "sync": True, "async": False}[args.dispatch]
-    batch_sizes = (
-        list(latency.DEFAULT_BATCH_SIZES) if args.batch_sizes is None else args.batch_sizes
-    )
+    batch_sizes = list(timing.DEFAULT_BATCH_SIZES) if args.batch_sizes is None else args.batch_sizes
     x64 = not args.float32
-    common = {"n_repeat": n_repeat, "seed": args.seed, "sync_dispatch": sync, "x64": x64}
-    extra = {"components": False} if args.no_components else {}
     forward = {}
     for path, e in zip(files, emulators, strict=True):
-        if e.kind not in latency.SUPPORTED_KINDS:
-            print(
-                f"{path}: forward latency is measured for {list(latency.SUPPORTED_KINDS)} "
-                f"only; skipping this {e.kind} emulator",
-                file=sys.stderr,
-            )
-            continue
         _log(tic, f"forward model of {path} (batches {batch_sizes}) ...")
-        forward[str(path)] = latency.measure_forward_latency(
-            e, n_loop=args.n_loop, batch_sizes=batch_sizes, **common, **extra
-        )
+        forward[str(path)] = timing.forward_timing(
+            e, n_repeat=n_repeat, n_loop=args.n_loop, batch_sizes=batch_sizes,
+            seed=args.seed, x64=x64,
+        ).as_dict()  # fmt: skip
     # observed traces for the likelihood: the emulated traces of the paper's event (the
     # timing does not depend on their values)
     from jaxseis.dataset import PAPER_EVENT_KM
@@ -813,10 +802,18 @@ def _cmd_bench_latency(args) -> None:
     observed = np.stack([em.predict(e, PAPER_EVENT_KM) for e in emulators]).astype(np.float64)
     sigma = default_sigma(np.abs(observed).max())
     _log(tic, f"log-likelihood and gradient, {len(emulators)} receiver(s) ...")
-    loglike = latency.measure_loglike_grad(emulators, observed, sigma, **common)
-    header = f"{'model':<32}{'single call':>14}{'in loop':>12}{'NumPy loop':>14}"
+    gp_dtype = jnp.float64 if x64 else jnp.float32
+    with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+        fwd = make_forward(emulators, gp_dtype=gp_dtype, jit=False)
+        ll = timing.loglike_timing(
+            gaussian_log_likelihood(fwd, observed, sigma),
+            list(timing.random_sources(16, args.seed)),
+            n_repeat=n_repeat,
+        )
+    loglike = {**ll.as_dict(), "n_receivers": len(emulators), "x64": x64}
+    header = f"{'model':<32}{'single call':>14}{'in loop':>12}"
     header += "".join(
-        f"{latency.batch_key(n).replace('traces_per_s_', 'tr/s '):>14}" for n in batch_sizes
+        f"{timing.batch_key(n).replace('traces_per_s_', 'tr/s '):>14}" for n in batch_sizes
     )
     print(
         f"latency (median, us per evaluation), dispatch {loglike['dispatch']}, "
@@ -828,8 +825,7 @@ def _cmd_bench_latency(args) -> None:
         name = Path(path).name
         name = name if len(name) <= 31 else "..." + name[-28:]
         line = f"{name:<32}{r['single_call_us']:>14.1f}{r['in_loop_us']:>12.1f}"
-        line += f"{r['numpy_in_loop_us']:>14.1f}"
-        line += "".join(f"{r[latency.batch_key(n)]:>14.3g}" for n in batch_sizes)
+        line += "".join(f"{r[timing.batch_key(n)]:>14.3g}" for n in batch_sizes)
         print(line)
     print(
         f"log-likelihood, {len(emulators)} receiver(s): value {loglike['loglike_us']:.1f} us, "
@@ -846,7 +842,6 @@ def _cmd_bench_latency(args) -> None:
             "batch_sizes": batch_sizes,
             "dispatch": args.dispatch,
             "x64": x64,
-            "components": not args.no_components,
             "seed": args.seed,
         },
         "machine": _machine(),
@@ -1155,9 +1150,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         "emulator latency, solver speed",
         "latency: evaluation time of each emulator's forward model (a single call from "
-        "Python, one evaluation in a compiled loop, a NumPy loop, throughput of vmapped "
-        "batches) and of the multi-receiver log-likelihood and its gradient "
-        "(jaxseis.latency); nn_direct and pca_nn emulators.\n\nsimulate: speed of the "
+        "Python, one evaluation in a compiled loop, throughput of vmapped batches) and of "
+        "the multi-receiver log-likelihood and its gradient (jaxseis.timing), in this "
+        "process.\n\nsimulate: speed of the "
         "finite-difference solver, one reciprocal simulation on the marine model (--duration "
         "shortens it, --grid crops the grid).\n\nPrints a summary and writes JSON to -o FILE.",
         epilog="example: jaxseis bench simulate --duration 0.2 -o simulate.json",
@@ -1182,7 +1177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-loop",
         type=_positive_int,
         default=1000,
-        help="sources per compiled loop and per NumPy loop",
+        help="sources per compiled loop",
     )
     g.add_argument(
         "--batch-sizes",
@@ -1196,18 +1191,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dispatch",
         choices=["current", "sync", "async"],
         default="current",
-        help="CPU dispatch mode (sync/async measure in a fresh process if needed)",
+        help="CPU dispatch mode of this process (set before JAX starts)",
     )
     g.add_argument(
         "--float32",
         action="store_true",
         help="peak GPs in float32 (same cost, but wrong time shifts; default: float64, as "
         "inference runs them)",
-    )
-    g.add_argument(
-        "--no-components",
-        action="store_true",
-        help="do not time the stages (network, peak GPs, fractional shift) separately",
     )
     g.add_argument("--seed", type=int, default=0, help="seed of the random sources")
     g = s.add_argument_group("simulate")

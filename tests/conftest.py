@@ -6,6 +6,7 @@ the others (one chain, three chains) the single-device one.
 """
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,11 @@ BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 
 
 def load_bench_script(name: str):
-    """The module ``bench/<name>.py`` (the bench directory is not a package)."""
+    """The module ``bench/<name>.py`` (the bench directory is not a package; it is put on
+    ``sys.path``, as running ``python bench/<name>.py`` does, for the scripts'
+    ``import benchlib``)."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.append(str(BENCH_DIR))
     spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -42,7 +42,7 @@ def test_quick_run_writes_table(bench, tmp_path):
     assert 0.5 < row["r2d_mean"] <= 1.0 and np.isfinite(row["r2d_float64_mean"])
     assert row["eval_ms"] > 0 and row["traces_per_s"] > 0 and row["size_mb"] > 0
     assert row["train_s_mean"] > 0 and row["runs"][0]["n_train"] == 200
-    assert set(result["paper"]) >= {"nn_direct", "d18"} and result["machine"]["cpu_count"]
+    assert set(result["paper"]) >= {"nn_direct", "d18"} and result["machine"]["cores"]
     md = (tmp_path / "table1_quick.md").read_text()
     assert "PCA + NN (B)" in md and "0.9443" in md and "Quick mode" in md
     assert (tmp_path / "table1_quick_fig8.png").stat().st_size > 0

@@ -168,11 +168,12 @@ def test_locate_edt(tmp_path, capsys):
 def test_bench_latency(models, tmp_path, capsys):
     out = tmp_path / "latency.json"
     code = main(["bench", "latency", "--models", str(models), "--repeats", "5",
-                 "--n-loop", "5", "--no-components", "--batch-sizes", "-o", str(out)])  # fmt: skip
+                 "--n-loop", "5", "--batch-sizes", "-o", str(out)])  # fmt: skip
     assert code == 0
     res = json.loads(out.read_text())
     (fwd,) = res["forward"].values()
-    assert fwd["single_call_us"] > 0 and fwd["in_loop_us"] > 0
+    assert fwd["single_call_us"] > 0 and fwd["in_loop_us"] > 0 and fwd["kind"] == "nn_direct"
+    assert res["machine"]["cores"] and "tr/s" not in capsys.readouterr().out
     assert res["settings"]["batch_sizes"] == []
     assert res["loglike_grad"]["finite"] and res["loglike_grad"]["loglike_grad_us"] > 0
 

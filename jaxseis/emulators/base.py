@@ -44,8 +44,8 @@ from jaxseis.preprocess import (
 
 __all__ = [
     "FAMILIES",
-    "X64_MESSAGE",
     "FORMAT_VERSION",
+    "X64_MESSAGE",
     "Emulator",
     "Family",
     "Peaks",
