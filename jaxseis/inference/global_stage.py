@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseis.inference.prior import Space, log_density, to_unconstrained
+from jaxseis.inference.prior import Space, from_unconstrained, log_density, to_unconstrained
 from jaxseis.runtime import divisor_at_most, over_devices
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "check_global_stage",
     "find_modes",
     "laplace_covariance",
+    "objective",
     "polish",
     "score_candidates",
     "select_modes",
@@ -95,6 +96,7 @@ class Modes(NamedTuple):
         cov: ``[M, d, d]`` Laplace covariances.
         mass: ``[M]`` Laplace-approximated mass fractions (of the modes found).
         found: number of distinct modes found before the ``min_mode_mass`` cut.
+        index: ``[M]`` indices of the modes among the polished points.
     """
 
     u: np.ndarray
@@ -102,6 +104,7 @@ class Modes(NamedTuple):
     cov: np.ndarray
     mass: np.ndarray
     found: int
+    index: np.ndarray
 
 
 def check_global_stage(stage: GlobalStage) -> None:
@@ -178,15 +181,29 @@ def score_candidates(fn, search, model, data, space: Space, key, bank, *, num_dr
     return theta, jnp.where(jnp.isnan(ll), -jnp.inf, ll)
 
 
-def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newton_steps):
-    """Maximise the unconstrained log-density from ``u0 [d]``: Adam, then damped Newton.
+def objective(fn, model, data, space: Space, u, *, jacobian: bool = True) -> jax.Array:
+    """The function the polish maximises at unconstrained ``u [d]``: the log posterior density
+    of ``u`` (``jacobian=True``, the density NUTS samples) or the log-likelihood alone (whose
+    maximum is the posterior maximum under the uniform prior). NaN becomes ``-inf``."""
+    if jacobian:
+        return log_density(fn, model, data, space, u)
+    ll = fn(from_unconstrained(space, u), model, data)
+    return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
 
-    Returns ``(u [d], log-density [])``: the best point seen.
+
+def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newton_steps,
+           jacobian=True):  # fmt: skip
+    """Maximise :func:`objective` from ``u0 [d]``: Adam, then damped Newton steps.
+
+    Returns:
+        ``(u [d], value [], gradient [d], Hessian [d, d])`` at the best point found; the
+        gradient and Hessian are those of the objective there (one compiled Hessian serves
+        the Newton steps and the result).
     """
     import optax
 
-    logdensity = partial(log_density, fn, model, data, space)
-    value_and_grad = jax.value_and_grad(logdensity)
+    f = partial(objective, fn, model, data, space, jacobian=jacobian)
+    value_and_grad = jax.value_and_grad(f)
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(adam_steps, 1), alpha=1e-3))
 
     def adam_step(carry, _):
@@ -201,41 +218,48 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
 
     init = (u0, opt.init(u0), u0, jnp.asarray(-jnp.inf, u0.dtype))
     (u, _, best_u, best_lp), _ = jax.lax.scan(adam_step, init, None, length=adam_steps)
-    lp = logdensity(u)
+    lp = f(u)
     better = lp > best_lp
     u, lp = jnp.where(better, u, best_u), jnp.where(better, lp, best_lp)
-    hessian = jax.hessian(logdensity)
-    eye = jnp.eye(u.shape[-1], dtype=u.dtype)
 
-    def newton_step(carry, _):
-        u, lp, damping = carry
-        g = jax.grad(logdensity)(u)
-        h = hessian(u)
-        # Levenberg-Marquardt on -log p: (-H + damping * diag(|H|) + damping * I) step = g
+    def grad_twice(v):
+        g = jax.grad(f)(v)
+        return g, g
+
+    hessian_and_grad = jax.jacfwd(grad_twice, has_aux=True)
+
+    def newton_step(carry, last):
+        # Levenberg-Marquardt on -f: (-H + damping * diag(|H| + 1)) step = g; the last
+        # iteration only evaluates the gradient and Hessian at the final point
+        u, lp, damping, _, _ = carry
+        h, g = hessian_and_grad(u)
         a = -0.5 * (h + h.T)
         scale = jnp.abs(jnp.diag(a)) + 1.0
-        step = jnp.linalg.solve(a + damping * jnp.diag(scale) + 1e-12 * eye, g)
-        ok = jnp.all(jnp.isfinite(step))
+        step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
+        ok = jnp.all(jnp.isfinite(step)) & ~last
         trial = u + jnp.where(ok, step, 0.0)
-        lp_trial = logdensity(trial)
+        lp_trial = f(trial)
         accept = ok & (lp_trial > lp)
         u = jnp.where(accept, trial, u)
         lp = jnp.where(accept, lp_trial, lp)
-        damping = jnp.where(accept, damping * 0.3, damping * 10.0)
-        return (u, lp, jnp.clip(damping, 1e-9, 1e9)), None
+        damping = jnp.clip(jnp.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
+        return (u, lp, damping, g, h), None
 
-    (u, lp, _), _ = jax.lax.scan(
-        newton_step, (u, lp, jnp.asarray(1e-3, u.dtype)), None, length=newton_steps
-    )
-    return u, lp
+    d = u.shape[-1]
+    carry = (u, lp, jnp.asarray(1e-3, u.dtype), jnp.zeros(d, u.dtype), jnp.zeros((d, d), u.dtype))
+    last = jnp.arange(newton_steps + 1) == newton_steps
+    (u, lp, _, g, h), _ = jax.lax.scan(newton_step, carry, last)
+    return u, lp, g, h
 
 
-def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split):
+def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split,
+               jacobian: bool = True):  # fmt: skip
     """Score, keep the best ``stage.num_polish`` and polish them (pure; jit and vmap safe).
 
     Returns:
-        ``(u [K, d], log-density [K], Hessians [K, d, d], best raw log-likelihood [])`` in the
-        free parameters' unconstrained coordinates.
+        ``(u [K, d], objective [K], gradients [K, d], Hessians [K, d, d], best raw
+        log-likelihood [])`` in the free parameters' unconstrained coordinates (see
+        :func:`objective` for ``jacobian``).
     """
     theta, ll = score_candidates(
         fn, search, model, data, space, key, bank,
@@ -243,20 +267,14 @@ def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: Globa
     )  # fmt: skip
     top, idx = jax.lax.top_k(ll, stage.num_polish)
     u0 = to_unconstrained(space, theta[idx])
-    logdensity = partial(log_density, fn, model, data, space)
-
     polish_one = partial(
         polish, fn, model, data, space,
         learning_rate=stage.learning_rate, adam_steps=stage.polish_steps,
-        newton_steps=stage.newton_steps,
+        newton_steps=stage.newton_steps, jacobian=jacobian,
     )  # fmt: skip
-
-    def run(u0):
-        u, lp = jax.vmap(polish_one)(u0)
-        return u, lp, jax.vmap(jax.hessian(logdensity))(u)
-
-    u, lp, hess = over_devices(run, divisor_at_most(stage.num_polish, split))(u0)
-    return u, lp, hess, top[0]
+    run = over_devices(jax.vmap(polish_one), divisor_at_most(stage.num_polish, split))
+    u, lp, g, h = run(u0)
+    return u, lp, g, h, top[0]
 
 
 def laplace_covariance(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +288,11 @@ def laplace_covariance(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cov, prec
 
 
-def select_modes(u, lp, hess, best_raw, stage: GlobalStage) -> Modes:
+def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = True) -> Modes:
     """Group polished points into distinct modes and keep the heavy ones (host side).
+
+    With ``jacobian=False`` (the polish maximised the log-likelihood) the modes are weighed
+    by the posterior density of ``u`` all the same: the log-Jacobian is added here.
 
     Raises:
         ValueError: when no polished point has a finite log-density (a likelihood that is NaN
@@ -285,16 +306,19 @@ def select_modes(u, lp, hess, best_raw, stage: GlobalStage) -> Modes:
             "the prior box"
         )
     cov, prec = laplace_covariance(hess)
+    post = lp  # the posterior density of u, which weighs the modes
+    if not jacobian:
+        post = lp + np.sum(-np.logaddexp(0.0, u) - np.logaddexp(0.0, -u), axis=-1)
     modes: list[int] = []
-    for i in np.argsort(-np.where(np.isfinite(lp), lp, -np.inf)):
-        if not np.isfinite(lp[i]):
+    for i in np.argsort(-np.where(np.isfinite(post), post, -np.inf)):
+        if not np.isfinite(post[i]):
             continue
         if not any((u[i] - u[m]) @ prec[m] @ (u[i] - u[m]) < _SAME_MODE_D2 for m in modes):
             modes.append(int(i))
-    log_mass = lp[modes] + 0.5 * np.linalg.slogdet(2 * np.pi * cov[modes])[1]
+    log_mass = post[modes] + 0.5 * np.linalg.slogdet(2 * np.pi * cov[modes])[1]
     frac = np.exp(log_mass - log_mass.max())
     frac = frac / frac.sum()
     order = np.argsort(-frac)
     used = [j for j in order if frac[j] >= stage.min_mode_mass] or [int(order[0])]
     keep = [modes[j] for j in used]
-    return Modes(u[keep], lp[keep], cov[keep], frac[used], len(modes))
+    return Modes(u[keep], lp[keep], cov[keep], frac[used], len(modes), np.asarray(keep))

@@ -1,15 +1,17 @@
 """The Laplace approximation: the posterior maximum and the inverse Hessian there.
 
-Under the uniform prior the posterior maximum is the likelihood's maximum inside the box. It is
-found from the global stage's best mode by damped Newton steps on ``log L`` in the free
-parameters themselves (not their unconstrained coordinates, whose Jacobian would shift it), and
-the covariance is the inverse of the negative Hessian of ``log L`` there. A Hessian that is not
-negative definite (a saddle or a flat direction) is reported, and its eigenvalues are floored so
-that the covariance stays usable.
+Under the uniform prior the posterior maximum is the likelihood's maximum inside the box. The
+global stage (:mod:`jaxseis.inference.global_stage`) finds it directly: with
+``jacobian=False`` its Newton polish maximises ``log L(theta(u))`` in the free parameters'
+unconstrained coordinates ``u``, whose maximum is the likelihood's, and returns the gradient
+and Hessian there. The Hessian in the parameters themselves follows exactly by the chain rule,
+``H_theta = (H_u - diag(g_theta * theta''(u))) / (theta'(u) theta'(u)^T)``, so the method
+compiles no program of its own. A Hessian that is not negative definite (a saddle or a flat
+direction) is reported, and its eigenvalues are floored so that the covariance stays usable.
 
 This is the catalogue's default method: a handful of exact Hessians per event instead of
-thousands of gradient evaluations, and the calibration study (``bench/bench_events.py``) checks
-it against NUTS.
+thousands of gradient evaluations; the calibration study (``bench/bench_events.py``) checks it
+against NUTS.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.inference.global_stage import GlobalStage
-from jaxseis.inference.prior import Space, from_unconstrained
+from jaxseis.inference.prior import Space
 
-__all__ = ["LaplaceOptions", "check_laplace_options", "laplace", "laplace_draws"]
+__all__ = ["LaplaceOptions", "check_laplace_options", "laplace_at_mode", "laplace_draws"]
 
 _EIG_FLOOR = 1e-12  # relative floor of the precision eigenvalues
 
@@ -32,80 +33,53 @@ class LaplaceOptions(NamedTuple):
     """Settings of the Laplace approximation.
 
     Attributes:
-        global_stage: finds the mode the approximation is centred on.
-        newton_steps: damped Newton steps on ``log L`` from the global stage's best mode.
+        global_stage: finds the maximum (its ``newton_steps`` refine it).
         num_draws: draws from the Gaussian returned as the posterior sample (for plots and
             draw-based summaries; the summary itself uses the exact mean and covariance).
     """
 
-    global_stage: GlobalStage = GlobalStage()
-    newton_steps: int = 10
+    global_stage: GlobalStage = GlobalStage(newton_steps=20)
     num_draws: int = 4000
 
 
 def check_laplace_options(options: LaplaceOptions) -> None:
     """Raise ``ValueError`` for settings out of range."""
     if options.global_stage is None:
-        raise ValueError("the Laplace approximation needs a global stage to find the mode")
-    for name, least in (("newton_steps", 0), ("num_draws", 1)):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-            raise ValueError(f"LaplaceOptions.{name} must be an integer >= {least}; got {value!r}")
+        raise ValueError("the Laplace approximation needs a global stage to find the maximum")
+    n = options.num_draws
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"LaplaceOptions.num_draws must be an integer >= 1; got {n!r}")
 
 
-def laplace(fn, model, data, space: Space, u_mode, *, newton_steps: int):
-    """Maximum and Laplace covariance of ``log L`` in the free parameters (pure).
+def laplace_at_mode(space: Space, u, grad_u, hess_u):
+    """The Laplace approximation from the maximum of ``log L(theta(u))``.
 
     Args:
-        fn, model, data: the likelihood.
-        space: the prior's :class:`~jaxseis.inference.prior.Space`.
-        u_mode: ``[d]`` the mode in unconstrained coordinates (from the global stage).
-        newton_steps: damped Newton steps (Levenberg-Marquardt), kept inside the box.
+        space: the prior's space.
+        u: ``[d]`` the maximum in unconstrained coordinates.
+        grad_u, hess_u: gradient ``[d]`` and Hessian ``[d, d]`` of ``log L(theta(u))`` there.
 
     Returns:
-        ``(theta [5] at the maximum, cov [d, d] of the free parameters, log L [], gradient
-        norm [], positive_definite bool)``.
+        ``(theta [5], cov [d, d] of the free parameters, gradient norm in the parameters'
+        units, positive_definite)``.
     """
+    u = np.asarray(u, dtype=np.float64)
     idx = np.asarray(space.free)
-    lower = jnp.asarray(space.lower, u_mode.dtype)
-    upper = jnp.asarray(space.upper, u_mode.dtype)
-    theta0 = from_unconstrained(space, u_mode)
-
-    def loglik(v):
-        ll = fn(theta0.at[idx].set(v), model, data)
-        return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
-
-    grad = jax.grad(loglik)
-    hessian = jax.hessian(loglik)
-    lo, hi = lower[idx], upper[idx]
-
-    def step(carry, _):
-        v, ll, damping = carry
-        g = grad(v)
-        h = hessian(v)
-        a = -0.5 * (h + h.T)
-        scale = jnp.abs(jnp.diag(a)) + 1e-30
-        delta = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
-        ok = jnp.all(jnp.isfinite(delta))
-        trial = jnp.clip(v + jnp.where(ok, delta, 0.0), lo, hi)
-        ll_trial = loglik(trial)
-        accept = ok & (ll_trial > ll)
-        v = jnp.where(accept, trial, v)
-        ll = jnp.where(accept, ll_trial, ll)
-        damping = jnp.where(accept, damping * 0.3, damping * 10.0)
-        return (v, ll, jnp.clip(damping, 1e-9, 1e9)), None
-
-    v0 = theta0[idx]
-    (v, ll, _), _ = jax.lax.scan(
-        step, (v0, loglik(v0), jnp.asarray(1e-3, v0.dtype)), None, length=newton_steps
-    )
-    h = hessian(v)
-    a = -0.5 * (h + h.T)
-    lam, vec = jnp.linalg.eigh(a)
-    positive = jnp.all(lam > 0)
-    lam = jnp.maximum(lam, _EIG_FLOOR * jnp.max(jnp.abs(lam)) + 1e-300)
+    lo, hi = space.lower[idx], space.upper[idx]
+    sig = 1.0 / (1.0 + np.exp(-u))
+    width = hi - lo
+    d1 = width * sig * (1.0 - sig)  # dtheta/du
+    d2 = d1 * (1.0 - 2.0 * sig)  # d2theta/du2
+    g = np.asarray(grad_u, dtype=np.float64) / d1
+    h_u = np.asarray(hess_u, dtype=np.float64)
+    h = (0.5 * (h_u + h_u.T) - np.diag(g * d2)) / np.outer(d1, d1)
+    lam, vec = np.linalg.eigh(-h)
+    positive = bool(np.all(lam > 0))
+    lam = np.maximum(lam, _EIG_FLOOR * np.max(np.abs(lam)) + 1e-300)
     cov = (vec / lam) @ vec.T
-    return theta0.at[idx].set(v), cov, ll, jnp.linalg.norm(grad(v)), positive
+    theta = space.lower.astype(np.float64).copy()
+    theta[idx] = lo + width * sig
+    return theta, cov, float(np.linalg.norm(g)), positive
 
 
 def laplace_draws(key, space: Space, theta, cov, num_draws: int) -> np.ndarray:

@@ -25,7 +25,12 @@ from jaxseis.inference.global_stage import (
     find_modes,
     select_modes,
 )
-from jaxseis.inference.laplace import LaplaceOptions, check_laplace_options, laplace, laplace_draws
+from jaxseis.inference.laplace import (
+    LaplaceOptions,
+    check_laplace_options,
+    laplace_at_mode,
+    laplace_draws,
+)
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
 from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
@@ -36,7 +41,6 @@ __all__ = [
     "METHODS",
     "check_key",
     "global_stage_program",
-    "laplace_program",
     "locate",
     "nuts_program",
     "resolve_options",
@@ -90,13 +94,15 @@ def check_key(key) -> None:
     raise ValueError(f"key must be a single jax.random key (e.g. jax.random.key(0)); got {key!r}")
 
 
-@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "split"))
+@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "split", "jacobian"))
 def global_stage_program(fn, search, model, data, lower, upper, key, bank, *, free, stage,
-                         split):  # fmt: skip
+                         split, jacobian=True):  # fmt: skip
     """The global stage as one compiled program (see
     :func:`jaxseis.inference.global_stage.find_modes`)."""
     space = Space(lower, upper, free)
-    return find_modes(fn, search, model, data, space, key, bank, stage=stage, split=split)
+    return find_modes(
+        fn, search, model, data, space, key, bank, stage=stage, split=split, jacobian=jacobian
+    )
 
 
 @partial(jax.jit, static_argnames=("fn", "free", "options", "split"))
@@ -105,14 +111,6 @@ def nuts_program(fn, model, data, lower, upper, key, w0, center, chol, *, free, 
     :func:`jaxseis.inference.nuts.run_chains`)."""
     space = Space(lower, upper, free)
     return run_chains(fn, model, data, space, key, w0, center, chol, options=options, split=split)
-
-
-@partial(jax.jit, static_argnames=("fn", "free", "newton_steps"))
-def laplace_program(fn, model, data, lower, upper, u_mode, *, free, newton_steps):
-    """The Laplace approximation as one compiled program (see
-    :func:`jaxseis.inference.laplace.laplace`)."""
-    space = Space(lower, upper, free)
-    return laplace(fn, model, data, space, u_mode, newton_steps=newton_steps)
 
 
 def locate(
@@ -182,13 +180,15 @@ def _arrays(lik: Likelihood, space: Space):
     return model, data, jnp.asarray(space.lower, dtype), jnp.asarray(space.upper, dtype)
 
 
-def _modes(lik, space, key, stage: GlobalStage, bank):
+def _modes(lik, space, key, stage: GlobalStage, bank, jacobian: bool = True):
+    """The global stage's modes, and the polished points' gradients and Hessians."""
     model, data, lower, upper = _arrays(lik, space)
-    u, lp, hess, best = global_stage_program(
+    u, lp, g, h, best = global_stage_program(
         lik.fn, lik.search, model, data, lower, upper, key, bank,
-        free=space.free, stage=stage, split=jax.local_device_count(),
+        free=space.free, stage=stage, split=jax.local_device_count(), jacobian=jacobian,
     )  # fmt: skip
-    return select_modes(u, lp, hess, best, stage)
+    modes = select_modes(u, lp, h, best, stage, jacobian=jacobian)
+    return modes, np.asarray(g, np.float64), np.asarray(h, np.float64)
 
 
 def _mode_attrs(modes, space: Space, stage: GlobalStage) -> dict:
@@ -220,7 +220,7 @@ def _nuts(lik, space, key, options: NutsOptions, bank):
         attrs["global_stage"] = 0
         _check_starts(lik, space, w0)
     else:
-        modes = _modes(lik, space, key_global, stage, bank)
+        modes, _, _ = _modes(lik, space, key_global, stage, bank)
         w0, center, chol = chain_starts(modes, key_init, options.num_chains, stage.init_spread)
         attrs.update(_mode_attrs(modes, space, stage))
     attrs["wall_global_s"] = time.perf_counter() - tic
@@ -262,27 +262,24 @@ def _laplace(lik, space, key, options: LaplaceOptions, bank):
     key_global, key_draws = jax.random.split(key)
     stage = options.global_stage
     tic = time.perf_counter()
-    modes = _modes(lik, space, key_global, stage, bank)
+    modes, g, h = _modes(lik, space, key_global, stage, bank, jacobian=False)
     attrs: dict[str, Any] = _mode_attrs(modes, space, stage)
     attrs["wall_global_s"] = time.perf_counter() - tic
-    model, data, lower, upper = _arrays(lik, space)
-    theta, cov, ll, gnorm, positive = laplace_program(
-        lik.fn, model, data, lower, upper, jnp.asarray(modes.u[0], lower.dtype),
-        free=space.free, newton_steps=options.newton_steps,
-    )  # fmt: skip
-    theta, cov = np.asarray(theta, np.float64), np.asarray(cov, np.float64)
+    best = int(modes.index[0])
+    theta, cov, gnorm, positive = laplace_at_mode(space, modes.u[0], g[best], h[best])
     full_cov = np.zeros((5, 5))
     idx = np.asarray(space.free)
     full_cov[np.ix_(idx, idx)] = cov
     draws = laplace_draws(key_draws, space, theta, cov, options.num_draws)
+    ll = float(modes.lp[0])
     attrs.update(
         laplace_mean=theta.tolist(),
         laplace_cov=full_cov.tolist(),
-        laplace_loglik=float(ll),
-        laplace_grad_norm=float(gnorm),
-        laplace_positive_definite=bool(positive),
+        laplace_loglik=ll,
+        laplace_grad_norm=gnorm,
+        laplace_positive_definite=positive,
     )
-    stats = {"loglik": np.full((1, len(draws)), float(ll))}
+    stats = {"loglik": np.full((1, len(draws)), ll)}
     return to_inference_data(draws[None], stats, space, "laplace", attrs)
 
 

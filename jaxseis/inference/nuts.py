@@ -78,37 +78,69 @@ def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options:
                split: int):  # fmt: skip
     """Window adaptation, then ``options.num_draws`` NUTS steps per chain (pure).
 
+    Warm-up and sampling are one scan over the same NUTS kernel, so the log-density's gradient
+    is compiled once: during the warm-up the kernel runs with the adapting step size and mass
+    matrix (Stan's windows: BlackJAX's dual averaging, Welford covariance and schedule), after
+    it with the final ones.
+
     Returns a dict of ``[C, num_draws, ...]`` arrays: ``theta`` (all five parameters),
     ``loglik``, ``lp``, ``diverging``, ``acceptance_rate``, ``tree_depth``, ``n_steps``,
     ``energy``; and ``step_size [C]``.
     """
     import blackjax
-    from blackjax.adaptation.base import get_filter_adapt_info_fn
+    from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+    from blackjax.adaptation.step_size import dual_averaging_adaptation
+    from blackjax.adaptation.window_adaptation import build_schedule
 
     base_logdensity = partial(log_density, fn, model, data, space)
     dim = w0.shape[-1]
     dense = options.dense_mass_matrix
-    imm_init = jnp.eye(dim, dtype=w0.dtype) if dense else jnp.ones(dim, w0.dtype)
+    n_warm, n_draw = options.num_warmup, options.num_draws
+    kernel = blackjax.mcmc.nuts.build_kernel()
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense)
+    da_init, da_update, da_final = dual_averaging_adaptation(options.target_acceptance_rate)
+    with jax.ensure_compile_time_eval():  # a constant of the program
+        schedule = np.asarray(build_schedule(n_warm), dtype=np.int32).reshape(n_warm, 2)
+    stage = np.concatenate([schedule[:, 0], np.zeros(n_draw, np.int32)])
+    window_end = np.concatenate([schedule[:, 1], np.zeros(n_draw, np.int32)]).astype(bool)
+    step_index = np.arange(n_warm + n_draw)
 
     def one_chain(key, w_init, m, chol_c):
         def logdensity(w):
             return base_logdensity(m + chol_c @ w)
 
-        key_warmup, key_draws = jax.random.split(key)
-        warmup = blackjax.window_adaptation(
-            blackjax.nuts,
-            logdensity,
-            is_mass_matrix_diagonal=not dense,
-            initial_inverse_mass_matrix=imm_init,
-            target_acceptance_rate=options.target_acceptance_rate,
-            adaptation_info_fn=get_filter_adapt_info_fn(),
-            max_num_doublings=options.max_num_doublings,
-        )
-        (state, parameters), _ = warmup.run(key_warmup, w_init, num_steps=options.num_warmup)
-        step = blackjax.nuts(logdensity, **parameters).step
+        state = blackjax.mcmc.hmc.init(w_init, logdensity)
+        mm = mm_init(dim)
+        ss = da_init(1.0)
+        one = jnp.ones((), w_init.dtype)
+        carry = (state, ss, mm, one, mm.inverse_mass_matrix, one, mm.inverse_mass_matrix)
 
-        def one_step(state, k):
-            state, info = step(k, state)
+        def step(carry, xs):
+            state, ss, mm, eps, imm, final_eps, final_imm = carry
+            k, i, slow, end = xs
+            warm = i < n_warm
+            use_eps = jnp.where(warm, eps, final_eps)
+            use_imm = jnp.where(warm, imm, final_imm)
+            state, info = kernel(k, state, logdensity, use_eps, use_imm, options.max_num_doublings)
+            # Stan's window adaptation: step size in every window, covariance in slow ones
+            ss_new = da_update(ss, info.acceptance_rate)
+            mm_new = jax.tree.map(
+                lambda a, b: jnp.where(slow == 1, a, b), mm_update(mm, state.position), mm
+            )
+            eps_new, imm_new = jnp.exp(ss_new.log_step_size), imm
+            closed = mm_final(mm_new)  # the end of a slow window: new mass matrix, reset
+            ss_reset = da_init(da_final(ss_new))
+            pick = partial(jax.tree.map, lambda a, b: jnp.where(end, a, b))
+            mm_new = pick(closed, mm_new)
+            ss_new = pick(ss_reset, ss_new)
+            imm_new = jnp.where(end, closed.inverse_mass_matrix, imm_new)
+            eps_new = jnp.where(end, jnp.exp(ss_reset.log_step_size), eps_new)
+            last = i == n_warm - 1  # the warm-up's final step size and mass matrix
+            final_eps = jnp.where(last, jnp.exp(ss_new.log_step_size_avg), final_eps)
+            final_imm = jnp.where(last, mm_new.inverse_mass_matrix, final_imm)
+            keep = partial(jax.tree.map, lambda a, b: jnp.where(warm, a, b))
+            carry = (state, keep(ss_new, ss), keep(mm_new, mm), jnp.where(warm, eps_new, eps),
+                     jnp.where(warm, imm_new, imm), final_eps, final_imm)  # fmt: skip
             stats = {
                 "u": m + chol_c @ state.position,
                 "lp": state.logdensity,
@@ -118,11 +150,12 @@ def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options:
                 "n_steps": info.num_integration_steps,
                 "energy": info.energy,
             }
-            return state, stats
+            return carry, stats
 
-        keys = jax.random.split(key_draws, options.num_draws)
-        _, trace = jax.lax.scan(one_step, state, keys)
-        return trace, parameters["step_size"]
+        keys = jax.random.split(key, n_warm + n_draw)
+        carry, trace = jax.lax.scan(step, carry, (keys, step_index, stage, window_end))
+        trace = jax.tree.map(lambda a: a[n_warm:], trace)
+        return trace, carry[5]
 
     keys = jax.random.split(key, w0.shape[0])
     run = over_devices(jax.vmap(one_chain), divisor_at_most(w0.shape[0], split))
