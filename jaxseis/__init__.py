@@ -3,7 +3,7 @@
 The public API is re-exported here; see the modules for details:
 
 * :mod:`jaxseis.geometry`: the grid, receiver layouts, source features;
-* :mod:`jaxseis.velocity`: velocity/density models, NonLinLoc grid export;
+* :mod:`jaxseis.velocity`: velocity/density models;
 * :mod:`jaxseis.simulate`: the acoustic finite-difference solver and reciprocity;
 * :mod:`jaxseis.dataset`: the ``Dataset`` container and the bundled datasets;
 * :mod:`jaxseis.emulators`: the eight emulator families (``fit``, ``predict``, ``save``,
@@ -11,8 +11,9 @@ The public API is re-exported here; see the modules for details:
 * :mod:`jaxseis.forward`: the differentiable multi-receiver forward model;
 * :mod:`jaxseis.likelihood`: waveform and arrival-time (EDT) likelihoods;
 * :mod:`jaxseis.inference`: ``locate`` with NUTS or nested sampling, summaries, diagnostics;
-* :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks; :mod:`jaxseis.nonlinloc`:
-  export of a location problem for NonLinLoc;
+* :mod:`jaxseis.traveltime`: pykonal travel-time tables and picks;
+* :mod:`jaxseis.io`: NonLinLoc grids, phase and location files, QuakeML (ObsPy), the
+  geographic transform (submodules load on first use);
 * :mod:`jaxseis.metrics`: the paper's R2D; :mod:`jaxseis.latency`: timing helpers;
 * :mod:`jaxseis.runtime`: ``use_cpu_cores`` (the CPU split into devices), caches.
 """
@@ -25,7 +26,7 @@ try:
 except PackageNotFoundError:  # imported from a checkout that was never installed
     __version__ = "0+unknown"
 
-from jaxseis import emulators, forward, inference, likelihood, metrics, nonlinloc, pretrained
+from jaxseis import emulators, forward, inference, io, likelihood, metrics, pretrained
 from jaxseis.dataset import (
     PAPER_EVENT_KM,
     Dataset,
@@ -77,6 +78,7 @@ __all__ = [
     "gardner_density",
     "inference",
     "interpolate_traveltimes",
+    "io",
     "layout_23_km",
     "likelihood",
     "load",
@@ -92,7 +94,6 @@ __all__ = [
     "make_paper_event",
     "marine_model",
     "metrics",
-    "nonlinloc",
     "paper_prior",
     "pick_arrivals",
     "pretrained",

@@ -69,6 +69,7 @@ __all__ = [
     "TABLE_FORMAT_VERSION",
     "TravelTimeTables",
     "check_inside_table",
+    "check_tables",
     "eikonal_traveltimes",
     "interpolate_traveltimes",
     "make_interpolator",
@@ -468,7 +469,14 @@ def make_interpolator(tables: TravelTimeTables) -> Callable:
     return interp
 
 
-def _check_tables(tables: TravelTimeTables) -> None:
+def check_tables(tables: TravelTimeTables) -> None:
+    """Check that ``tables`` is a :class:`TravelTimeTables` whose times fit its grid.
+
+    Raises:
+        TypeError: for another type.
+        ValueError: for times that are not ``[n_receivers, nx, ny, nz]`` on the grid, or a grid
+            with fewer than 2 nodes along an axis (trilinear interpolation needs 2).
+    """
     if not isinstance(tables, TravelTimeTables):
         raise TypeError(f"expected TravelTimeTables, got {type(tables).__name__}")
     shape = tuple(tables.grid.shape)
@@ -519,7 +527,7 @@ def interpolate_traveltimes(tables: TravelTimeTables, sources_km) -> jax.Array:
             Traced positions (inside ``jit``/``vmap``/``grad``) cannot raise: outside the table
             the result is NaN.
     """
-    _check_tables(tables)
+    check_tables(tables)
     if not _is_traced(sources_km):
         pts = np.asarray(sources_km, dtype=np.float64)
         if pts.shape[-1:] != (3,):

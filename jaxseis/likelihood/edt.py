@@ -66,11 +66,11 @@ from jax.scipy.special import logsumexp
 
 from jaxseis.traveltime import (
     TravelTimeTables,
-    _check_tables,
     _is_traced,
     check_inside_table,
     make_interpolator,
 )
+from jaxseis.traveltime import check_tables as _check_tables
 
 __all__ = [
     "CONVENTIONS",
