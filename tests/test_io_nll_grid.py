@@ -193,6 +193,12 @@ def test_foreign_time_grid_with_simple_transform_and_station(tmp_path):
     tables = read_time_grids(tmp_path / "nll", ["ST01"], surface_z_km=2.0)
     np.testing.assert_allclose(tables.receivers_km, [[0.1, 0.0, 1.95]])
     np.testing.assert_allclose(tables.times[0], t[:, :, ::-1], rtol=1e-6)
+    # the same grid from a big-endian machine
+    _foreign(tmp_path / "be.P.ST01.time", t, "TIME", order=">", station=("ST01", 0.1, 0, 0.05))
+    with pytest.raises(ValueError, match=r"TIME values are implausible .*byte_order='big'"):
+        read_time_grids(tmp_path / "be", byte_order="little")
+    big = read_time_grids(tmp_path / "be", byte_order="big")
+    np.testing.assert_array_equal(big.times, read_time_grids(tmp_path / "nll").times)
 
 
 def test_transform_none_and_a_missing_transform_line(tmp_path):
@@ -204,10 +210,13 @@ def test_transform_none_and_a_missing_transform_line(tmp_path):
 
 
 def test_probability_grids_read_as_plain_arrays(tmp_path):
+    """Probability densities may be tiny (here down to 1e-300): only NaN is implausible."""
     pdf = np.random.default_rng(3).uniform(0, 1e-3, (NX, NY, NZ))
-    values, header = read_nonlinloc_grid(_foreign(tmp_path / "loc", pdf, "PROB_DENSITY"))
+    pdf[0, 0, :] = 1e-300
+    root = _foreign(tmp_path / "loc", pdf, "PROB_DENSITY", float_type="DOUBLE")
+    values, header = read_nonlinloc_grid(root)
     assert header.grid_type == "PROB_DENSITY"
-    np.testing.assert_allclose(values, pdf[:, :, ::-1], rtol=1e-6)
+    np.testing.assert_array_equal(values, pdf[:, :, ::-1])
 
 
 # --------------------------------------------------------------------------------------------

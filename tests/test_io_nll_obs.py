@@ -119,6 +119,7 @@ def test_default_error_for_picks_without_one(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 BAD_OBS_FILES = {
+    "only calculated part": ("> 0.41 0.0 1.0\n", "line 1: no pick before '>'"),
     "too few fields": ("UH1 ? Z i P U 20210601 0502\n", "line 1: expected at least 11 fields"),
     "bad date": (_line("UH1", date="2021061") + "\n", "line 1: date '2021061' is not yyyymmdd"),
     "impossible day": (_line("UH1", date="20210230") + "\n", "date '20210230' is not a valid"),

@@ -30,9 +30,10 @@ and ``INCLINATION`` (bit-packed take-off angles) and cascading grids are refused
 that says why.
 
 **Byte order.** ``byte_order`` is ``"native"`` (NonLinLoc's default), ``"little"`` or
-``"big"``. The values are checked for plausibility (finite; velocities and times non-negative;
-magnitudes between 1e-30 and 1e15); a buffer that fails in the requested order but passes in
-the other raises a ``ValueError`` that names the order to use.
+``"big"``. The values are checked for plausibility (finite; for velocity and time grids also
+non-negative, with magnitudes between 1e-30 and 1e15, which a float read in the wrong byte order
+almost never has); a buffer that fails in the requested order but passes in the other raises a
+``ValueError`` that names the order to use.
 """
 
 from __future__ import annotations
@@ -342,6 +343,8 @@ def _implausible(values: np.ndarray, grid_type: str) -> str | None:
     finite = np.isfinite(values)
     if not np.all(finite):
         return f"{int(np.sum(~finite))} NaN or infinite values"
+    if grid_type not in _NON_NEGATIVE:
+        return None  # probabilities and misfits may be tiny or huge: only finiteness is checked
     mag = np.abs(values)
     odd = (mag > 1e15) | ((mag < 1e-30) & (mag > 0))
     if np.any(odd):

@@ -282,6 +282,9 @@ def read_nlloc_obs(
         if stripped.startswith("#"):
             continue
         fields = stripped.split(">")[0].split()
+        if not fields:
+            bad.append(f"line {n}: no pick before '>': {stripped[:80]!r}")
+            continue
         if fields[0] == "PUBLIC_ID":
             close()
             public_id = fields[1] if len(fields) > 1 else None
