@@ -12,8 +12,9 @@ Modules: :mod:`~jaxseis.geometry` (grid, receivers), :mod:`~jaxseis.velocity`,
 :mod:`~jaxseis.emulators`, :mod:`~jaxseis.forward`, :mod:`~jaxseis.observation`,
 :mod:`~jaxseis.noise`, :mod:`~jaxseis.likelihood`, :mod:`~jaxseis.traveltime`,
 :mod:`~jaxseis.picking`, :mod:`~jaxseis.inference`, :mod:`~jaxseis.runtime` (devices, caches),
-:mod:`~jaxseis.files` (safe writing), :mod:`~jaxseis.timing` (latency and throughput of your own
-emulators and likelihoods), :mod:`~jaxseis.metrics` (the paper's R2D).
+:mod:`~jaxseis.files` (safe writing), :mod:`~jaxseis.io` (NonLinLoc grids, phase and
+location files, QuakeML with ObsPy, the geographic transform), :mod:`~jaxseis.timing` (latency
+and throughput of your own emulators and likelihoods), :mod:`~jaxseis.metrics` (the paper's R2D).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -28,6 +29,7 @@ from jaxseis import (
     emulators,
     forward,
     inference,
+    io,
     likelihood,
     metrics,
     noise,
@@ -97,6 +99,7 @@ __all__ = [
     "from_arrays",
     "gaussian_arrival_log_likelihood",
     "inference",
+    "io",
     "likelihood",
     "load_benchmark",
     "load_bundled",

@@ -216,7 +216,8 @@ def _cmd_info(args) -> None:
 
 
 def _cmd_export_nll(args) -> None:
-    from jaxseis.velocity import marine_model, to_nonlinloc
+    from jaxseis.io.nll_grid import to_nonlinloc
+    from jaxseis.velocity import marine_model
 
     hdr, buf = to_nonlinloc(marine_model(), args.root, grid_type=args.grid_type)
     print(f"wrote {hdr} and {buf}")

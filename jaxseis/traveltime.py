@@ -486,7 +486,13 @@ def make_interpolator(tables: TravelTimeTables) -> Callable:
 
 
 def check_tables(tables: TravelTimeTables) -> None:
-    """Raise if ``tables`` is not a well-formed :class:`TravelTimeTables`."""
+    """Check that ``tables`` is a :class:`TravelTimeTables` whose times fit its grid.
+
+    Raises:
+        TypeError: for another type.
+        ValueError: for times that are not ``[n_receivers, nx, ny, nz]`` on the grid, or a grid
+            with fewer than 2 nodes along an axis (trilinear interpolation needs 2).
+    """
     if not isinstance(tables, TravelTimeTables):
         raise TypeError(f"expected TravelTimeTables, got {type(tables).__name__}")
     shape = tuple(tables.grid.shape)

@@ -1,13 +1,12 @@
-"""Velocity and density models: the bundled 3-D marine model, user models, NonLinLoc export.
+"""Velocity and density models: the bundled 3-D marine model and user models.
 
 Arrays are indexed ``[ix, iy, iz]`` on a :class:`~jaxseis.geometry.Grid`, with ``iz`` increasing
 upward (``z`` is the height above the model bottom, in km). Velocities are in m/s, densities in
-kg/m^3.
+kg/m^3. NonLinLoc model grids are read and written by :mod:`jaxseis.io.nll_grid`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -20,9 +19,6 @@ __all__ = [
     "from_arrays",
     "gardner_density",
     "marine_model",
-    "read_nonlinloc_grid",
-    "to_nonlinloc",
-    "write_nonlinloc_grid",
 ]
 
 WATER_VP = 1500.0
@@ -182,126 +178,3 @@ def marine_model(grid: Grid = DEFAULT_GRID, lateral_variation: float = 0.03) -> 
     vp = np.where(water, WATER_VP, vp)
     rho = np.where(water, WATER_RHO, gardner_density(vp))
     return from_arrays(vp, rho, grid=grid, name="marine-10-layer-v1")
-
-
-# --------------------------------------------------------------------------------------------
-# NonLinLoc grid files
-# --------------------------------------------------------------------------------------------
-
-_NLL_TYPES = ("VELOCITY", "VELOCITY_METERS", "SLOWNESS", "SLOW_LEN", "TIME", "ANGLE")
-
-
-def write_nonlinloc_grid(
-    root: str | Path,
-    values: np.ndarray,
-    grid: Grid,
-    grid_type: str,
-    station: tuple[str, float, float, float] | None = None,
-) -> tuple[Path, Path]:
-    """Write a NonLinLoc 3-D grid (``root.hdr`` + ``root.buf``).
-
-    NonLinLoc measures ``z`` as depth, positive down, from the top of the model; jaxseis measures
-    it upward from the bottom. The export flips the vertical axis: NonLinLoc depth
-    ``= z_top - z`` with ``z_top`` the top of the grid, and the buffer is written as float32 with
-    ``z`` varying fastest, then ``y``, then ``x`` (NonLinLoc's order).
-
-    Args:
-        root: path without extension, e.g. ``"model/layers.P.mod"``.
-        values: ``[nx, ny, nz]`` on ``grid`` (jaxseis orientation).
-        grid: the grid.
-        grid_type: NonLinLoc grid type, e.g. ``"VELOCITY"`` (km/s), ``"SLOW_LEN"`` or ``"TIME"``.
-        station: for time grids, ``(label, x_km, y_km, z_km)`` in jaxseis coordinates.
-
-    Returns:
-        The header and buffer paths.
-    """
-    if grid_type not in _NLL_TYPES:
-        raise ValueError(f"unknown NonLinLoc grid type {grid_type!r}; use one of {_NLL_TYPES}")
-    values = np.asarray(values)
-    if values.shape != tuple(grid.shape):
-        raise ValueError(f"values have shape {values.shape}, grid has {tuple(grid.shape)}")
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    z_top = grid.extent_km[1, 2]
-    nx, ny, nz = grid.shape
-    dx, dy, dz = grid.spacing_km
-    x0, y0, _ = grid.origin_km
-    lines = [
-        f"{nx} {ny} {nz}  {x0:.6f} {y0:.6f} {0.0:.6f}  {dx:.6f} {dy:.6f} {dz:.6f} {grid_type} FLOAT"
-    ]
-    if station is not None:
-        label, sx, sy, sz = station
-        lines.append(f"{label} {sx:.6f} {sy:.6f} {z_top - sz:.6f}")
-    lines.append("TRANSFORM  NONE")
-    hdr = root.with_name(root.name + ".hdr")
-    buf = root.with_name(root.name + ".buf")
-    hdr.write_text("\n".join(lines) + "\n")
-    np.ascontiguousarray(values[:, :, ::-1], dtype="<f4").tofile(buf)
-    return hdr, buf
-
-
-def read_nonlinloc_grid(root: str | Path) -> tuple[np.ndarray, Grid, str, dict]:
-    """Read a NonLinLoc grid written by :func:`write_nonlinloc_grid` (or NonLinLoc itself).
-
-    Returns ``(values [nx, ny, nz] in jaxseis orientation, grid, grid_type, extra)``, where
-    ``extra`` holds the station line of time grids (``{"station": (label, x, y, z)}``, ``z`` in
-    jaxseis coordinates) when present.
-    """
-    root = Path(root)
-    hdr = root.with_name(root.name + ".hdr")
-    buf = root.with_name(root.name + ".buf")
-    if not hdr.exists() or not buf.exists():
-        raise FileNotFoundError(f"NonLinLoc grid {root} needs both {hdr.name} and {buf.name}")
-    lines = hdr.read_text().split("\n")
-    f = lines[0].split()
-    if len(f) < 10:
-        raise ValueError(f"{hdr}: first line must hold 10 fields, got {lines[0]!r}")
-    nx, ny, nz = (int(v) for v in f[:3])
-    x0, y0, _z0 = (float(v) for v in f[3:6])
-    dx, dy, dz = (float(v) for v in f[6:9])
-    grid_type = f[9]
-    dtype = "<f8" if len(f) > 10 and f[10].upper() == "DOUBLE" else "<f4"
-    grid = Grid(shape=(nx, ny, nz), spacing_km=(dx, dy, dz), origin_km=(x0, y0, 0.0))
-    data = np.fromfile(buf, dtype=dtype)
-    if data.size != nx * ny * nz:
-        raise ValueError(f"{buf}: holds {data.size} values, header says {nx * ny * nz}")
-    values = data.reshape(nx, ny, nz)[:, :, ::-1].astype(np.float64)
-    extra = {}
-    z_top = grid.extent_km[1, 2]
-    if len(lines) > 1 and lines[1].strip() and not lines[1].startswith("TRANSFORM"):
-        s = lines[1].split()
-        extra["station"] = (s[0], float(s[1]), float(s[2]), z_top - float(s[3]))
-    return values, grid, grid_type, extra
-
-
-def to_nonlinloc(model: VelocityModel, root: str | Path, grid_type: str = "SLOW_LEN"):
-    """Export the P model as a NonLinLoc model grid (what ``Vel2Grid`` writes).
-
-    ``SLOW_LEN`` (slowness times cell length, s) is what NonLinLoc's ``Grid2Time`` reads and
-    requires cubic cells; the paper's grid is not cubic (12.5 x 12.5 x 10 m), so for it use
-    ``"VELOCITY"`` (km/s) or ``"SLOWNESS"`` (s/km), or resample the model first.
-
-    Args:
-        model: the model to export.
-        root: output path without extension, e.g. ``"nll/model/marine.P.mod"``.
-        grid_type: ``"SLOW_LEN"``, ``"VELOCITY"`` or ``"SLOWNESS"``.
-
-    Returns:
-        The header and buffer paths.
-    """
-    vp_km_s = model.vp / 1000.0
-    if grid_type == "VELOCITY":
-        values = vp_km_s
-    elif grid_type == "SLOWNESS":
-        values = 1.0 / vp_km_s
-    elif grid_type == "SLOW_LEN":
-        d = np.asarray(model.grid.spacing_km)
-        if not np.allclose(d, d[0]):
-            raise ValueError(
-                f"SLOW_LEN grids need cubic cells; this grid has spacing {tuple(d)} km. "
-                "Use grid_type='VELOCITY' or 'SLOWNESS', or resample the model to cubic cells."
-            )
-        values = d[0] / vp_km_s
-    else:
-        raise ValueError(f"grid_type must be SLOW_LEN, VELOCITY or SLOWNESS, got {grid_type!r}")
-    return write_nonlinloc_grid(root, values, model.grid, grid_type)

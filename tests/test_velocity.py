@@ -7,9 +7,6 @@ from jaxseis.velocity import (
     from_arrays,
     gardner_density,
     marine_model,
-    read_nonlinloc_grid,
-    to_nonlinloc,
-    write_nonlinloc_grid,
 )
 
 
@@ -60,31 +57,3 @@ def test_from_arrays_defaults_to_gardner():
     g = Grid(shape=(3, 3, 3))
     m = from_arrays(np.full(g.shape, 2500.0), grid=g)
     np.testing.assert_allclose(m.rho, 310.0 * 2500.0**0.25)
-
-
-def test_nonlinloc_round_trip(tmp_path, marine):
-    hdr, buf = to_nonlinloc(marine, tmp_path / "model" / "marine.P.mod", grid_type="VELOCITY")
-    first = hdr.read_text().splitlines()[0].split()
-    assert first[:3] == ["81", "81", "301"] and first[9] == "VELOCITY"
-    assert buf.stat().st_size == 81 * 81 * 301 * 4
-    values, grid, gtype, _ = read_nonlinloc_grid(tmp_path / "model" / "marine.P.mod")
-    assert gtype == "VELOCITY" and grid.shape == marine.grid.shape
-    np.testing.assert_allclose(values, marine.vp / 1000.0, rtol=1e-6)
-    # NonLinLoc's z is depth: the first value of each buffer column is the top of the model
-    raw = np.fromfile(buf, dtype="<f4").reshape(81, 81, 301)
-    assert raw[0, 0, 0] == pytest.approx(1.5)  # water at the top
-
-
-def test_nonlinloc_time_grid_station_line(tmp_path):
-    g = Grid(shape=(5, 6, 7), spacing_km=(0.1, 0.1, 0.1))
-    vals = np.arange(5 * 6 * 7, dtype=float).reshape(g.shape)
-    write_nonlinloc_grid(tmp_path / "t.P.R01.time", vals, g, "TIME", ("R01", 0.2, 0.3, 0.6))
-    back, _, gtype, extra = read_nonlinloc_grid(tmp_path / "t.P.R01.time")
-    np.testing.assert_array_equal(back, vals)
-    assert gtype == "TIME" and extra["station"][0] == "R01"
-    assert extra["station"][3] == pytest.approx(0.6)
-
-
-def test_slow_len_needs_cubic_cells(tmp_path, marine):
-    with pytest.raises(ValueError, match="cubic"):
-        to_nonlinloc(marine, tmp_path / "m", grid_type="SLOW_LEN")

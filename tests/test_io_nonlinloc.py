@@ -4,11 +4,16 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from obspy import UTCDateTime
 
-from jaxseis.nonlinloc import (
+from jaxseis.io.coordinates import GeoTransform
+from jaxseis.io.nonlinloc import (
+    REFERENCE_TIME,
     export_nonlinloc,
     from_nonlinloc_km,
+    read_grid_header,
     read_nlloc_obs,
+    read_nonlinloc_grid,
     read_time_grids,
     to_nonlinloc_km,
     write_control_file,
@@ -17,7 +22,6 @@ from jaxseis.nonlinloc import (
 )
 from jaxseis.picking import Picks
 from jaxseis.traveltime import traveltime_tables
-from jaxseis.velocity import read_nonlinloc_grid
 
 RECEIVERS = np.array([[0.1, 0.1, 0.45], [0.4, 0.15, 0.45], [0.25, 0.4, 0.45]])
 
@@ -59,13 +63,15 @@ def test_time_grid_header_and_buffer_layout(tables, tmp_path):
     # z fastest, from the top of the model (depth 0) down; then y; then x
     assert raw[0] == t[0, 0, nz - 1] and raw[nz - 1] == t[0, 0, 0]
     assert raw[nz] == t[0, 1, nz - 1] and raw[ny * nz] == t[1, 0, nz - 1]
-    values, grid, gtype, extra = read_nonlinloc_grid(str(hdr)[: -len(".hdr")])
-    assert gtype == "TIME" and extra["station"][0] == "CD22" and grid == tables.grid
+    values, header = read_nonlinloc_grid(str(hdr)[: -len(".hdr")])
+    assert header.grid_type == "TIME" and header.station[0] == "CD22"
+    assert header.grid == tables.grid and header.transform is None
     np.testing.assert_array_equal(values, t)
 
 
 @pytest.mark.parametrize(
-    "reference", [dt.datetime(2000, 1, 1), dt.datetime(2021, 12, 31, 23, 59, 30)]
+    "reference",
+    [dt.datetime(2000, 1, 1), dt.datetime(2021, 12, 31, 23, 59, 30), UTCDateTime(2021, 6, 1, 5)],
 )
 def test_obs_file_parses_back_to_the_same_picks(tmp_path, reference):
     picks = Picks(
@@ -74,8 +80,9 @@ def test_obs_file_parses_back_to_the_same_picks(tmp_path, reference):
         labels=("R01", "R02", "R03", "LONGER", "X"),
     )
     path = write_nlloc_obs(tmp_path / "e.obs", picks, reference_time=reference, comment="test")
-    back = read_nlloc_obs(path, reference_time=reference)
-    assert back.labels == picks.labels
+    [event] = read_nlloc_obs(path, reference_time=reference)
+    back = event.picks
+    assert back.labels == picks.labels and event.line_numbers == (2, 3, 4, 5, 6)
     np.testing.assert_allclose(back.times_s, picks.times_s, atol=0.6e-4)  # %9.4f seconds
     np.testing.assert_allclose(back.errors_s, picks.errors_s, rtol=1e-2)  # %9.2e
 
@@ -122,7 +129,9 @@ def test_export_writes_everything(tables, tmp_path):
     names = sorted(p[0].name for p in out["time_grids"])
     assert names == ["jaxseis.P.AB1.time.hdr", "jaxseis.P.EFG333.time.hdr"]
     assert "LOCMETH EDT_OT_WT" in out["control"].read_text()
-    assert read_nlloc_obs(out["obs"]).labels == ("EFG333", "AB1")
+    [event] = read_nlloc_obs(out["obs"], reference_time=REFERENCE_TIME)
+    assert event.picks.labels == ("EFG333", "AB1")
+    np.testing.assert_allclose(event.picks.times_s, [0.41, 0.47], atol=1e-9)
 
 
 def test_coordinate_flip_round_trip(tables):
@@ -130,6 +139,28 @@ def test_coordinate_flip_round_trip(tables):
     nll = to_nonlinloc_km(p, tables.grid)
     np.testing.assert_allclose(nll[:, 2], [0.4, 0.15])
     np.testing.assert_allclose(from_nonlinloc_km(nll, tables.grid), p)
+    np.testing.assert_allclose(to_nonlinloc_km(p, surface_z_km=1.0)[:, 2], [0.8, 0.55])
+    with pytest.raises(ValueError, match="surface_z_km"):
+        to_nonlinloc_km(p)
+
+
+def test_export_with_a_geographic_transform(tables, tmp_path):
+    """TRANS SIMPLE in the control file, TRANSFORM SIMPLE in every header, depths from the
+    transform's sea surface (here 0.1 km above the grid top)."""
+    geo = GeoTransform(57.5, 1.8, x_azimuth_deg=120.0, surface_z_km=0.7)
+    picks = Picks(np.array([0.41]), np.array([0.005]), ("CD22",))
+    out = export_nonlinloc(tmp_path / "nll", tables, picks, transform=geo)
+    text = out["control"].read_text()
+    trans = next(ln.split() for ln in text.splitlines() if ln.startswith("TRANS "))
+    assert trans[1] == "SIMPLE"
+    np.testing.assert_allclose([float(v) for v in trans[2:]], [57.5, 1.8, -30.0])
+    srce = next(ln.split() for ln in text.splitlines() if ln.startswith("LOCSRCE"))
+    np.testing.assert_allclose([float(v) for v in srce[3:6]], [0.4, 0.15, 0.7 - 0.45])
+    header = read_grid_header(str(out["time_grids"][0][0]), surface_z_km=0.7)
+    assert header.transform == geo and header.origin_depth_km == pytest.approx(0.1)
+    assert header.grid == tables.grid
+    back = read_time_grids(tmp_path / "nll" / "time" / "jaxseis", surface_z_km=0.7)
+    np.testing.assert_allclose(back.receivers_km, tables.receivers_km[[1]], atol=1e-12)
 
 
 @pytest.mark.parametrize(

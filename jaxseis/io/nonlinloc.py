@@ -1,22 +1,25 @@
-"""NonLinLoc export: run NonLinLoc's ``NLLoc`` on exactly the problem jaxseis solves.
+"""NonLinLoc interoperability: export a location problem for ``NLLoc``, and the file formats.
 
-jaxseis writes, for one event:
+The formats live in their own modules and are re-exported here: 3-D grids (``.hdr`` +
+``.buf``, :mod:`jaxseis.io.nll_grid`), phase files (``NLLOC_OBS``, :mod:`jaxseis.io.nll_obs`);
+location files (``.hyp``) are in :mod:`jaxseis.io.nll_hyp`. This module writes, for one event:
 
 * the P travel-time tables (:class:`~jaxseis.traveltime.TravelTimeTables`, computed by pykonal)
   as NonLinLoc 3-D time grids, ``<time_root>.P.<STA>.time.hdr`` + ``.buf`` (float32, ``z``
   fastest), one per station, whose header's second line holds the station position;
 * the picks as a NonLinLoc phase file (``NLLOC_OBS`` format, :func:`write_nlloc_obs`);
 * an ``NLLoc`` control file (:func:`write_control_file`): ``TRANS NONE`` (the jaxseis
-  coordinates are used as they are), ``LOCMETH EDT`` (the likelihood of
+  coordinates are used as they are) or ``TRANS SIMPLE`` with a
+  :class:`~jaxseis.io.coordinates.GeoTransform`, ``LOCMETH EDT`` (the likelihood of
   :func:`jaxseis.likelihood.edt.edt_log_likelihood` with ``convention="nonlinloc"``),
   ``LOCGAU`` with the travel-time error, an oct-tree search (``LOCSEARCH OCT``) over a
   ``LOCGRID`` covering the prior box, and one ``LOCSRCE`` line per station.
 
 **Coordinates.** NonLinLoc measures ``z`` as depth, positive down; jaxseis measures it upward
-from the model bottom. Everything exported uses NonLinLoc depth ``= z_top - z`` with ``z_top``
-the top of the grid (as :func:`jaxseis.velocity.write_nonlinloc_grid` does), so the seabed
-``z = 2.43`` km of the paper's grid is at depth 0.57 km. Convert NonLinLoc results back with
-:func:`from_nonlinloc_km`. ``x`` and ``y`` are unchanged (km).
+from the model bottom. Everything exported uses NonLinLoc depth ``= surface_z - z`` with
+``surface_z`` the transform's model ``z`` of depth 0, or the top of the grid without a
+transform, so the seabed ``z = 2.43`` km of the paper's grid is at depth 0.57 km. Convert
+NonLinLoc results back with :func:`from_nonlinloc_km`. ``x`` and ``y`` are unchanged (km).
 
 **Cells.** NonLinLoc's own travel-time calculator ``Grid2Time`` (Podvin-Lecomte finite
 differences) needs cubic cells, which the paper's grid (12.5 x 12.5 x 10 m) does not have. That
@@ -27,7 +30,8 @@ which interpolates any regular grid, so ``Vel2Grid`` and ``Grid2Time`` are not r
 
     # 1. export (Python)
     import jaxseis as js
-    from jaxseis import nonlinloc, picking, traveltime
+    from jaxseis import picking, traveltime
+    from jaxseis.io import nonlinloc
     model = js.marine_model()
     event = js.load_paper_event()
     receivers = js.location_receivers_km()
@@ -56,55 +60,94 @@ likelihood, so the export writes ``EDT`` unless asked otherwise.
 
 from __future__ import annotations
 
-import datetime as _dt
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from jaxseis.files import write_text
 from jaxseis.geometry import SEABED_Z_KM, Grid
+from jaxseis.io.coordinates import GeoTransform
+from jaxseis.io.nll_grid import (
+    BYTE_ORDERS,
+    GRID_TYPES,
+    VELOCITY_GRID_TYPES,
+    GridHeader,
+    NonLinLocGrid,
+    read_grid_header,
+    read_nonlinloc_grid,
+    read_time_grids,
+    read_velocity_grid,
+    to_nonlinloc,
+    write_nonlinloc_grid,
+    write_time_grids,
+)
+from jaxseis.io.nll_obs import (
+    REFERENCE_TIME,
+    PickEvent,
+    format_nlloc_obs,
+    read_nlloc_obs,
+    write_nlloc_obs,
+    write_nlloc_obs_events,
+)
 from jaxseis.picking import Picks
 from jaxseis.traveltime import TravelTimeTables, check_tables
-from jaxseis.velocity import read_nonlinloc_grid, write_nonlinloc_grid
 
 __all__ = [
+    "BYTE_ORDERS",
+    "GRID_TYPES",
     "LOC_METHODS",
     "REFERENCE_TIME",
+    "VELOCITY_GRID_TYPES",
+    "GridHeader",
+    "NonLinLocGrid",
+    "PickEvent",
     "export_nonlinloc",
+    "format_nlloc_obs",
     "from_nonlinloc_km",
+    "read_grid_header",
     "read_nlloc_obs",
+    "read_nonlinloc_grid",
     "read_time_grids",
+    "read_velocity_grid",
+    "to_nonlinloc",
     "to_nonlinloc_km",
     "write_control_file",
     "write_nlloc_obs",
+    "write_nlloc_obs_events",
+    "write_nonlinloc_grid",
     "write_time_grids",
 ]
-
-REFERENCE_TIME = _dt.datetime(2000, 1, 1, 0, 0, 0)
-"""Absolute time given to pick time 0 s in exported phase files (an arbitrary date)."""
 
 LOC_METHODS = ("EDT", "EDT_OT_WT", "EDT_OT_WT_ML", "GAU_ANALYTIC")
 """NLLoc location methods accepted by :func:`write_control_file`."""
 
-_OBS_FORMAT = (
-    "{sta:<6s} {inst:<4s} {comp:<4s} {onset:1s} {phase:<6s} {fm:1s} {date:8s} {hm:4s} "
-    "{sec:9.4f} GAU {err:9.2e} {coda:9.2e} {amp:9.2e} {per:9.2e}"
-)
+
+def _surface(grid: Grid | None, surface_z_km: float | None) -> float:
+    if surface_z_km is not None:
+        return float(surface_z_km)
+    if grid is None:
+        raise ValueError("give the grid (its top is depth 0) or surface_z_km")
+    return float(grid.extent_km[1, 2])
 
 
-def to_nonlinloc_km(points_km, grid: Grid) -> np.ndarray:
+def to_nonlinloc_km(
+    points_km, grid: Grid | None = None, *, surface_z_km: float | None = None
+) -> np.ndarray:
     """jaxseis ``(x, y, z)`` (km, z up from the bottom) to NonLinLoc ``(x, y, depth)``.
 
-    ``depth = z_top - z`` with ``z_top`` the top of ``grid``; points are ``[..., 3]`` in km.
+    ``depth = surface_z_km - z``, by default with ``surface_z_km`` the top of ``grid``; points
+    are ``[..., 3]`` in km.
     """
     p = np.array(points_km, dtype=np.float64)
-    p[..., 2] = grid.extent_km[1, 2] - p[..., 2]
+    p[..., 2] = _surface(grid, surface_z_km) - p[..., 2]
     return p
 
 
-def from_nonlinloc_km(points_nll_km, grid: Grid) -> np.ndarray:
+def from_nonlinloc_km(
+    points_nll_km, grid: Grid | None = None, *, surface_z_km: float | None = None
+) -> np.ndarray:
     """NonLinLoc ``(x, y, depth)`` (km) back to jaxseis ``(x, y, z)``, ``[..., 3]``."""
-    return to_nonlinloc_km(points_nll_km, grid)  # the flip is its own inverse
+    return to_nonlinloc_km(points_nll_km, grid, surface_z_km=surface_z_km)  # its own inverse
 
 
 def _labels(tables: TravelTimeTables) -> tuple[str, ...]:
@@ -113,137 +156,6 @@ def _labels(tables: TravelTimeTables) -> tuple[str, ...]:
     from jaxseis.geometry import receiver_labels
 
     return receiver_labels(tables.n_receivers)
-
-
-def write_time_grids(tables: TravelTimeTables, time_root: str | Path, phase: str = "P") -> list:
-    """Write every table as a NonLinLoc time grid ``<time_root>.<phase>.<STA>.time.{hdr,buf}``.
-
-    Args:
-        tables: the travel-time tables (times in s).
-        time_root: path prefix, e.g. ``"nll/time/jaxseis"`` (NLLoc's ``LOCFILES`` time root).
-        phase: phase code in the file names.
-
-    Returns:
-        ``[(hdr_path, buf_path), ...]``, one per station.
-    """
-    check_tables(tables)
-    out = []
-    for label, rec, times in zip(_labels(tables), tables.receivers_km, tables.times, strict=True):
-        station = (label, float(rec[0]), float(rec[1]), float(rec[2]))
-        root = f"{time_root}.{phase}.{label}.time"
-        out.append(write_nonlinloc_grid(root, times, tables.grid, "TIME", station=station))
-    return out
-
-
-def read_time_grids(
-    time_root: str | Path, labels: Sequence[str], phase: str = "P"
-) -> TravelTimeTables:
-    """Read NonLinLoc time grids (e.g. written by :func:`write_time_grids`) into tables.
-
-    Raises:
-        ValueError: if the grids differ between stations, are not ``TIME`` grids or lack the
-            station line.
-    """
-    grid0, receivers, times = None, [], []
-    for label in labels:
-        values, grid, gtype, extra = read_nonlinloc_grid(f"{time_root}.{phase}.{label}.time")
-        if gtype != "TIME":
-            raise ValueError(f"grid of station {label} has type {gtype}, not TIME")
-        if "station" not in extra:
-            raise ValueError(f"time grid of station {label} has no station line")
-        if grid0 is not None and grid != grid0:
-            raise ValueError(f"time grid of station {label} is on another grid: {grid}")
-        grid0 = grid
-        receivers.append(extra["station"][1:])
-        times.append(values.astype(np.float32))
-    return TravelTimeTables(grid0, np.array(receivers), np.stack(times), tuple(labels))
-
-
-def _split_time(t: float, reference: _dt.datetime) -> tuple[str, str, float]:
-    """Date ``yyyymmdd``, ``hhmm`` and seconds in that minute of ``reference + t`` seconds."""
-    absolute = reference + _dt.timedelta(seconds=t)
-    minute = absolute.replace(second=0, microsecond=0)
-    sec = t - (minute - reference).total_seconds()
-    return minute.strftime("%Y%m%d"), minute.strftime("%H%M"), sec
-
-
-def write_nlloc_obs(
-    path: str | Path,
-    picks: Picks,
-    *,
-    phase: str = "P",
-    reference_time: _dt.datetime = REFERENCE_TIME,
-    comment: str | None = None,
-) -> Path:
-    """Write picks as a NonLinLoc phase file (``NLLOC_OBS``), one line per pick.
-
-    Each line holds, separated by spaces: station (6 characters), instrument ``?``, component
-    ``?``, P onset ``?``, phase descriptor, first motion ``?``, date ``yyyymmdd``, hour-minute
-    ``hhmm``, seconds (``%9.4f``), error type ``GAU``, error (s, ``%9.2e``), coda duration,
-    amplitude and period (``-1.00e+00``: not measured), as NonLinLoc itself writes it. Pick time
-    ``t`` (s) is written as the absolute time ``reference_time + t``.
-
-    Raises:
-        ValueError: for NaN picks, non-positive errors or bad labels.
-    """
-    times = np.asarray(picks.times_s, dtype=np.float64)
-    errors = np.broadcast_to(np.asarray(picks.errors_s, dtype=np.float64), times.shape)
-    labels = tuple(picks.labels) if picks.labels else None
-    if labels is None or len(labels) != times.size:
-        raise ValueError("picks need one station label per pick")
-    if not np.all(np.isfinite(times)):
-        raise ValueError("cannot write NaN or infinite picks")
-    if not np.all(np.isfinite(errors)) or np.any(errors <= 0):
-        raise ValueError("pick errors must be positive (NLLoc divides by them)")
-    for s in labels:
-        if not s or len(s) > 6 or any(ch.isspace() for ch in s):
-            raise ValueError(f"station label {s!r} must have 1-6 characters and no spaces")
-    lines = [] if comment is None else [f"# {line}" for line in comment.splitlines()]
-    for label, t, err in zip(labels, times, errors, strict=True):
-        date, hm, sec = _split_time(float(t), reference_time)
-        lines.append(
-            _OBS_FORMAT.format(
-                sta=label, inst="?", comp="?", onset="?", phase=phase, fm="?", date=date, hm=hm,
-                sec=sec, err=err, coda=-1.0, amp=-1.0, per=-1.0,
-            )
-        )  # fmt: skip
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n\n")  # a blank line ends the event
-    return path
-
-
-def read_nlloc_obs(
-    path: str | Path, *, phase: str = "P", reference_time: _dt.datetime = REFERENCE_TIME
-) -> Picks:
-    """Read the picks of one phase from a NonLinLoc phase file (``NLLOC_OBS``).
-
-    Times are returned in s after ``reference_time``; errors are those of ``GAU`` lines.
-
-    Raises:
-        ValueError: for a malformed line.
-    """
-    labels, times, errors = [], [], []
-    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        f = line.split()
-        if len(f) < 11:
-            raise ValueError(f"{path}:{n}: expected at least 11 fields, got {len(f)}: {line!r}")
-        if f[4] != phase:
-            continue
-        try:
-            day = _dt.datetime.strptime(f[6] + f[7].zfill(4), "%Y%m%d%H%M")
-            sec = float(f[8])
-            err = float(f[10])
-        except ValueError as exc:
-            raise ValueError(f"{path}:{n}: cannot parse {line!r} ({exc})") from None
-        if f[9] != "GAU":
-            raise ValueError(f"{path}:{n}: error type {f[9]!r}; only GAU is supported")
-        labels.append(f[0])
-        times.append((day - reference_time).total_seconds() + sec)
-        errors.append(err)
-    return Picks(np.array(times), np.array(errors), tuple(labels))
 
 
 def write_control_file(
@@ -263,6 +175,7 @@ def write_control_file(
     num_scatter: int = 20000,
     seed: int = 20210601,
     comment: str = "jaxseis export",
+    transform: GeoTransform | None = None,
 ) -> Path:
     """Write an ``NLLoc`` control file for the exported grids and picks.
 
@@ -282,6 +195,8 @@ def write_control_file(
         min_node_size_km, max_num_nodes, num_scatter: ``LOCSEARCH OCT`` settings.
         seed: NonLinLoc's random seed (``CONTROL``).
         comment: ``LOCCOM`` text.
+        transform: the geographic transform (``TRANS SIMPLE``; its ``surface_z_km`` is depth
+            0); ``None``: ``TRANS NONE`` with depth 0 at the top of the grid.
 
     Returns:
         The path written.
@@ -306,16 +221,17 @@ def write_control_file(
     step = np.asarray(grid.spacing_km if search_spacing_km is None else search_spacing_km, float)
     step = np.broadcast_to(step, (3,))
     num = np.floor((box[1] - box[0]) / step + 1e-6).astype(int) + 1
-    depth0 = grid.extent_km[1, 2] - box[1, 2]  # NonLinLoc depth of the top of the box
+    surface = float(grid.extent_km[1, 2]) if transform is None else transform.surface_z_km
+    depth0 = surface - box[1, 2]  # NonLinLoc depth of the top of the box
     if not (np.isfinite(init_cell_km) and init_cell_km > 0):
         raise ValueError(f"init_cell_km must be positive, got {init_cell_km}")
     init_cells = np.maximum(1, np.ceil((box[1] - box[0]) / init_cell_km - 1e-9)).astype(int)
     lines = [
-        "# NLLoc control file written by jaxseis (jaxseis.nonlinloc.write_control_file)",
-        "# Coordinates: km, TRANS NONE; z is depth (positive down) = z_top - z_jaxseis,",
-        f"# z_top = {grid.extent_km[1, 2]:g} km. Travel-time grids computed by pykonal.",
+        "# NLLoc control file written by jaxseis (jaxseis.io.nonlinloc.write_control_file)",
+        "# Coordinates: km; z is depth (positive down) = surface_z - z_jaxseis,",
+        f"# surface_z = {surface:g} km. Travel-time grids computed by pykonal.",
         f"CONTROL 1 {int(seed)}",
-        "TRANS NONE",
+        _trans_line(transform),
         "LOCSIG jaxseis",
         f"LOCCOM {comment}",
         f"LOCFILES {obs_file} NLLOC_OBS {time_root} {output_root}",
@@ -333,13 +249,17 @@ def write_control_file(
         "# stations: LOCSRCE label XYZ x y depth elevation (km); NLLoc also reads them from the",
         "# time-grid headers",
     ]
-    nll = to_nonlinloc_km(tables.receivers_km, grid)
+    nll = to_nonlinloc_km(tables.receivers_km, surface_z_km=surface)
     for label, (x, y, d) in zip(_labels(tables), nll, strict=True):
         lines.append(f"LOCSRCE {label:<6s} XYZ {x:.6f} {y:.6f} {d:.6f} 0.0")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def _trans_line(transform: GeoTransform | None) -> str:
+    if transform is None:
+        return "TRANS NONE"
+    t = transform
+    return f"TRANS SIMPLE {t.latitude_deg:.9f} {t.longitude_deg:.9f} {t.rot_cw_deg:.9f}"
 
 
 def export_nonlinloc(
@@ -352,7 +272,8 @@ def export_nonlinloc(
     method: str = "EDT",
     traveltime_error_s: float = 0.0,
     search_box_km=None,
-    reference_time: _dt.datetime = REFERENCE_TIME,
+    reference_time=REFERENCE_TIME,
+    transform: GeoTransform | None = None,
 ) -> dict:
     """Export tables, picks and a control file into ``directory`` for ``NLLoc``.
 
@@ -367,7 +288,10 @@ def export_nonlinloc(
         name: event name (phase file and output root).
         time_name: time-grid root name.
         method, traveltime_error_s, search_box_km: see :func:`write_control_file`.
-        reference_time: absolute time of pick time 0.
+        reference_time: absolute time of pick time 0 (:class:`obspy.UTCDateTime` or
+            :class:`datetime.datetime`).
+        transform: geographic transform of the grids and the control file (see
+            :func:`write_control_file`).
 
     Returns:
         ``{"control": path, "obs": path, "time_grids": [(hdr, buf), ...], "loc": dir}``.
@@ -381,12 +305,13 @@ def export_nonlinloc(
         raise ValueError(f"picks of {missing} have no travel-time table (tables: {labels})")
     sub = tables.select([labels.index(s) for s in picks.labels])
     directory = Path(directory)
-    grids = write_time_grids(sub, directory / "time" / time_name)
+    grids = write_time_grids(sub, directory / "time" / time_name, transform=transform)
     obs = write_nlloc_obs(directory / "obs" / f"{name}.obs", picks, reference_time=reference_time)
     (directory / "loc").mkdir(parents=True, exist_ok=True)
     control = write_control_file(
         directory / "nlloc.in", sub,
         obs_file=f"obs/{name}.obs", time_root=f"time/{time_name}", output_root=f"loc/{name}",
         method=method, traveltime_error_s=traveltime_error_s, search_box_km=search_box_km,
+        transform=transform,
     )  # fmt: skip
     return {"control": control, "obs": obs, "time_grids": grids, "loc": directory / "loc"}
