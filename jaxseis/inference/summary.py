@@ -25,7 +25,9 @@ __all__ = [
     "ESS_MIN",
     "RHAT_MAX",
     "ConvergenceWarning",
+    "chains_summary",
     "diagnose",
+    "gaussian_summary",
     "posterior_draws",
     "relative_magnitude",
     "summary_dict",
@@ -163,12 +165,10 @@ def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
     theta = posterior_draws(idata, PARAMS)
     free = list(attrs.get("free", [p in idata.posterior for p in PARAMS]))
     if attrs.get("method") == "laplace":
-        mean = np.asarray(attrs["laplace_mean"], dtype=np.float64)
-        cov = np.asarray(attrs["laplace_cov"], dtype=np.float64)
-        std = np.sqrt(np.diag(cov))
-        from scipy.stats import norm
-
-        quant = {k: mean + norm.ppf(q / 100.0) * std for k, q in _QUANTILES}
+        out = gaussian_summary(attrs["laplace_mean"], attrs["laplace_cov"], free)
+        mean, cov = np.asarray(out["mean"]), np.asarray(out["cov"])
+        std = np.asarray(out["std"])
+        quant = {k: np.asarray(out[k]) for k, _ in _QUANTILES}
     else:
         mean, cov, std, quant = _moments(theta)
     rhat, ess = _chain_stats(idata)
@@ -204,6 +204,14 @@ def _moments(theta: np.ndarray):
     return mean, cov, std, {k: q[i] for i, (k, _) in enumerate(_QUANTILES)}
 
 
+def _empty_diagnostics(num_chains: int, num_draws: int) -> dict[str, Any]:
+    return {
+        "rhat": {}, "ess": {}, "rhat_max": None, "ess_min": None, "divergences": None,
+        "log_evidence": None, "log_evidence_err": None, "wall_s": None,
+        "num_chains": num_chains, "num_draws": num_draws,
+    }  # fmt: skip
+
+
 def _summary_of_draws(draws: np.ndarray, method: str) -> dict[str, Any]:
     if draws.ndim != 2 or draws.shape[1] not in (3, 5) or draws.shape[0] < 2:
         raise ValueError(f"draws must be [n >= 2, 5] or [n, 3]; got shape {list(draws.shape)}")
@@ -212,10 +220,47 @@ def _summary_of_draws(draws: np.ndarray, method: str) -> dict[str, Any]:
     mean, cov, std, quant = _moments(draws)
     free = [bool(s > 0) for s in std]
     out = _base_summary(method, mean, cov, std, quant, free)
+    out.update(_empty_diagnostics(1, int(draws.shape[0])))
+    return out
+
+
+def gaussian_summary(mean, cov, free, method: str = "laplace") -> dict[str, Any]:
+    """The :func:`summary_dict` of a Gaussian posterior (exact quantiles), e.g. a Laplace
+    approximation: ``mean [5]``, ``cov [5, 5]`` (zero rows for fixed parameters), ``free``
+    (5 booleans)."""
+    from scipy.stats import norm
+
+    mean = np.asarray(mean, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    quant = {k: mean + norm.ppf(q / 100.0) * std for k, q in _QUANTILES}
+    out = _base_summary(method, mean, cov, std, quant, list(free))
+    out.update(_empty_diagnostics(0, 0))
+    return out
+
+
+def chains_summary(theta, free, method: str = "nuts", divergences: int | None = None):
+    """The :func:`summary_dict` of chains ``theta [chain, draw, 5]`` (split R-hat and bulk ESS
+    per free parameter), without building an InferenceData (for catalogues)."""
+    az = _az()
+    theta = np.asarray(theta, dtype=np.float64)
+    mean, cov, std, quant = _moments(theta.reshape(-1, 5))
+    out = _base_summary(method, mean, cov, std, quant, list(free))
+    rhat, ess = {}, {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        for i, p in enumerate(PARAMS):
+            if free[i]:
+                ess[p] = float(az.ess(theta[..., i], method="bulk"))
+                rhat[p] = float(az.rhat(theta[..., i])) if theta.shape[0] >= 2 else np.nan
+    out.update(_empty_diagnostics(int(theta.shape[0]), int(theta.shape[1])))
     out.update(
-        rhat={}, ess={}, rhat_max=None, ess_min=None, divergences=None, log_evidence=None,
-        log_evidence_err=None, wall_s=None, num_chains=1, num_draws=int(draws.shape[0]),
-    )  # fmt: skip
+        rhat={p: _none_if_nan(v) for p, v in rhat.items()},
+        ess={p: _none_if_nan(v) for p, v in ess.items()},
+        rhat_max=_none_if_nan(max(rhat.values())) if rhat else None,
+        ess_min=_none_if_nan(min(ess.values())) if ess else None,
+        divergences=divergences,
+    )
     return out
 
 

@@ -1,0 +1,13 @@
+"""Catalogues: locate thousands of events with programs compiled once, on one machine or a
+Dask cluster, with incremental, resumable output.
+
+* :mod:`~jaxseis.catalogue.locator`: the :class:`Locator` (compiled once per emulator set,
+  prior and settings; blocks of events under ``vmap``, one block per device);
+* :mod:`~jaxseis.catalogue.journal`: the append-only record file (one JSON line per event) that
+  makes a run resumable, and the final catalogue table;
+* :mod:`~jaxseis.catalogue.run`: :func:`locate_catalogue`, in process or on Dask workers.
+"""
+
+from jaxseis.catalogue.locator import CATALOGUE_NUTS, CATALOGUE_STAGE, Locator, event_key
+
+__all__ = ["CATALOGUE_NUTS", "CATALOGUE_STAGE", "Locator", "event_key"]

@@ -1,0 +1,362 @@
+"""The :class:`Locator`: built once from an emulator set, a prior and settings, it locates any
+number of events with programs compiled once.
+
+What does not depend on the event is done once:
+
+* the forward model's arrays (:func:`jaxseis.forward.forward_model`);
+* a **bank** of candidate positions (a scrambled Sobol set in the prior box, fixed by a seed)
+  and the spectra of their emulated traces: each event's global stage is then a
+  cross-correlation of its traces against the bank (all origin-time lags at once), not a
+  forward evaluation per candidate;
+* the compiled programs: the global stage and, for NUTS, the sampler, each for a **block** of
+  ``block_size`` events under ``vmap``. A process runs one block per JAX device at a time
+  (``shard_map`` over :func:`jaxseis.runtime.use_cpu_cores` devices); every device runs the
+  same one-block program, so an event's result does not depend on the block it lands in, the
+  device count or the number of worker processes.
+
+Each event's random key derives from its id (:func:`event_key`), so results are reproducible
+whatever the partitioning. A bad event (NaN traces, a wrong shape, receivers that match no
+emulator) is reported in its record without stopping the others.
+
+Methods: ``"laplace"`` (the catalogue default: the maximum and inverse Hessian, exact
+quantiles) and ``"nuts"`` (chains in the Laplace-whitened coordinates of each event's mode, a
+short adaptation). Nested sampling stays per event: :func:`jaxseis.locate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseis.emulators.base import Emulator
+from jaxseis.forward import ForwardModel, forward_model
+from jaxseis.inference.global_stage import Bank, GlobalStage, find_modes, select_modes
+from jaxseis.inference.laplace import laplace_at_mode
+from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
+from jaxseis.inference.prior import BoxPrior, Space, validate_prior
+from jaxseis.inference.summary import chains_summary, gaussian_summary
+from jaxseis.likelihood.base import PARAMS, Likelihood
+from jaxseis.likelihood.waveform import WaveformFn, WaveformSearch, waveform_data
+from jaxseis.observation import Observation
+from jaxseis.runtime import over_devices
+
+__all__ = [
+    "CATALOGUE_NUTS",
+    "CATALOGUE_STAGE",
+    "Locator",
+    "event_key",
+]
+
+CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=4, polish_steps=0,
+                              newton_steps=15)  # fmt: skip
+"""The catalogue's global stage: a bank of 16,384 candidates, the best 4 polished by Newton."""
+
+CATALOGUE_NUTS = NutsOptions(num_chains=4, num_warmup=200, num_draws=250, global_stage=None)
+"""The catalogue's NUTS: 4 chains x 250 draws after 200 adaptation steps in the whitened
+coordinates of each event's mode."""
+
+
+def event_key(seed: int, event_id: str) -> jax.Array:
+    """The event's random key: ``seed`` folded with a stable 31-bit digest of its id."""
+    digest = int.from_bytes(hashlib.sha256(str(event_id).encode()).digest()[:4], "little")
+    return jax.random.fold_in(jax.random.key(int(seed)), digest & 0x7FFFFFFF)
+
+
+class Locator:
+    """Locates events of one emulator set under one prior, compiled once.
+
+    Args:
+        emulators: one emulator per receiver, or a :class:`~jaxseis.forward.ForwardModel`.
+        prior: the :class:`~jaxseis.inference.BoxPrior` (checked once).
+        method: ``"laplace"`` or ``"nuts"``.
+        stage: the global stage (its ``num_draws`` is the bank size).
+        nuts: the NUTS settings (``global_stage`` ignored: the chains start at each event's
+            mode found by ``stage``).
+        seed: seeds the bank and, with each event's id, the event's key.
+        block_size: events per compiled block (a device runs one block at a time).
+        domain: the likelihood's domain (``"time"`` for white noise, ``"frequency"`` for
+            coloured); every event must have the matching noise model.
+        extra_variance: emulator error variance, as for
+            :func:`jaxseis.likelihood.waveform_log_likelihood`.
+        keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
+
+    Raises:
+        ValueError: a bad prior, method or settings.
+    """
+
+    def __init__(
+        self,
+        emulators: Sequence[Emulator] | ForwardModel,
+        prior: BoxPrior,
+        *,
+        method: str = "laplace",
+        stage: GlobalStage = CATALOGUE_STAGE,
+        nuts: NutsOptions = CATALOGUE_NUTS,
+        seed: int = 0,
+        block_size: int = 8,
+        domain: str = "time",
+        extra_variance=None,
+        keep_draws: bool = False,
+    ):
+        if method not in ("laplace", "nuts"):
+            raise ValueError(f"the catalogue locates with 'laplace' or 'nuts'; got {method!r}")
+        if not (isinstance(block_size, int) and block_size >= 1):
+            raise ValueError(f"block_size must be an integer >= 1; got {block_size!r}")
+        if domain not in ("time", "frequency"):
+            raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
+        self.model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
+        self.fn = WaveformFn(self.model.static, domain)
+        self.search = WaveformSearch(self.model.static, self.model.n_samples, self.model.dt)
+        template = Likelihood(
+            self.fn, self.model.params, None, PARAMS, self.model.x64, self.search,
+            self.model.receivers_km, extent_km=self.model.extent_km,
+        )  # fmt: skip
+        self.space = validate_prior(prior, template)
+        self.method = method
+        self.stage = stage
+        self.nuts = nuts._replace(global_stage=None)
+        self.seed = int(seed)
+        self.block_size = block_size
+        self.domain = domain
+        self.extra_variance = extra_variance
+        self.keep_draws = keep_draws
+        self.num_devices = jax.local_device_count()
+        self._bank: Bank | None = None
+        self._params = None
+
+    # ----------------------------------------------------------------------------- set-up
+
+    def _x64(self):
+        return jax.enable_x64(self.model.x64 or bool(jax.config.read("jax_enable_x64")))
+
+    def params(self):
+        """The forward model's arrays as JAX arrays (in the locator's precision)."""
+        if self._params is None:
+            with self._x64():
+                self._params = jax.tree.map(jnp.asarray, self.model.params)
+        return self._params
+
+    def bank(self) -> Bank:
+        """The candidate bank: ``stage.num_draws`` Sobol positions in the prior box and their
+        emulated spectra (computed once, in chunks)."""
+        if self._bank is None:
+            from scipy.stats import qmc
+
+            unit = qmc.Sobol(3, scramble=True, seed=self.seed).random(self.stage.num_draws)
+            lo, hi = self.space.lower[:3], self.space.upper[:3]
+            positions = lo + (hi - lo) * unit
+            with self._x64():
+                spectra = _bank_spectra(
+                    self.search, self.params(), jnp.asarray(positions), self.stage.chunk_size
+                )
+                self._bank = Bank(jnp.asarray(positions), spectra)
+        return self._bank
+
+    def data_of(self, obs: Observation):
+        """The event's likelihood data (float64 NumPy), validated against the emulators.
+
+        Raises:
+            ValueError: an observation that does not fit (receivers, sampling, noise model).
+        """
+        if not isinstance(obs, Observation):
+            raise ValueError(f"expected an Observation; got {type(obs).__name__}")
+        data, _ = waveform_data(
+            self.model, obs, extra_variance=self.extra_variance, domain=self.domain
+        )
+        return data
+
+    # ----------------------------------------------------------------------------- locating
+
+    def locate(self, obs: Observation) -> dict:
+        """One event's record (see :meth:`locate_blocks`)."""
+        return next(iter(self.locate_blocks([obs])))
+
+    def locate_blocks(self, observations: Iterable[Observation]) -> list[dict]:
+        """Records of many events, in their order: blocks of ``block_size`` events, one block
+        per device at a time (the last padded).
+
+        Each record holds ``event_id``, ``status`` (``"ok"`` or ``"error"`` with ``error``),
+        the :func:`jaxseis.summary_dict` fields, ``truth`` (when the observation has one),
+        ``global_stage_modes_used``, ``laplace_positive_definite`` (Laplace), and ``draws``
+        with ``keep_draws``.
+        """
+        observations = list(observations)
+        records: list[dict | None] = [None] * len(observations)
+        good: list[tuple[int, Any]] = []
+        for i, obs in enumerate(observations):
+            try:
+                good.append((i, self.data_of(obs)))
+            except ValueError as err:
+                records[i] = _error_record(obs, err)
+        group = self.block_size * self.num_devices
+        for start in range(0, len(good), group):
+            part = good[start : start + group]
+            out = self._run_group([observations[i] for i, _ in part], [d for _, d in part])
+            for (i, _), rec in zip(part, out, strict=True):
+                records[i] = rec
+        return records  # type: ignore[return-value]
+
+    def _run_group(self, observations, datas) -> list[dict]:
+        n = len(datas)
+        size = self.block_size * self.num_devices
+        pad = [datas[0]] * (size - n)
+        data = jax.tree.map(lambda *a: np.stack(a), *(datas + pad))
+        ids = [obs.event_id for obs in observations] + [observations[0].event_id] * (size - n)
+        keys = jnp.stack([event_key(self.seed, i) for i in ids])
+        k_stage, k_init, k_run = (jax.vmap(jax.random.split, (0, None))(keys, 3)).swapaxes(0, 1)
+        tic = time.perf_counter()
+        with self._x64():
+            data = jax.tree.map(jnp.asarray, data)
+            lower = jnp.asarray(self.space.lower)
+            upper = jnp.asarray(self.space.upper)
+            jacobian = self.method == "nuts"
+            u, lp, g, h, best = stage_program(
+                self.fn, self.search, self.params(), data, lower, upper, k_stage, self.bank(),
+                free=self.space.free, stage=self.stage, devices=self.num_devices,
+                jacobian=jacobian,
+            )  # fmt: skip
+            u, lp, g, h, best = (np.asarray(a, np.float64) for a in (u, lp, g, h, best))
+            modes = []
+            for e in range(n):
+                try:
+                    modes.append(select_modes(u[e], lp[e], h[e], best[e], self.stage,
+                                              jacobian=jacobian))  # fmt: skip
+                except ValueError as err:
+                    modes.append(err)
+            wall_stage = time.perf_counter() - tic
+            if self.method == "laplace":
+                records = [
+                    self._laplace_record(m, g[e], h[e], k_init[e]) for e, m in enumerate(modes)
+                ]
+            else:
+                records = self._nuts_records(data, modes, k_init, k_run, size)
+        wall = time.perf_counter() - tic
+        out = []
+        for obs, rec in zip(observations, records, strict=False):
+            rec["event_id"] = obs.event_id
+            if obs.truth is not None:
+                rec["truth"] = np.asarray(obs.truth).tolist()
+            rec["wall_s_per_event"] = wall / n
+            rec["wall_global_s_per_event"] = wall_stage / n
+            out.append(rec)
+        return out
+
+    def _laplace_record(self, modes, g, h, key) -> dict:
+        if isinstance(modes, Exception):
+            return {"status": "error", "error": str(modes)}
+        i = int(modes.index[0])
+        theta, cov, gnorm, positive = laplace_at_mode(self.space, modes.u[0], g[i], h[i])
+        full = np.zeros((5, 5))
+        idx = np.asarray(self.space.free)
+        full[np.ix_(idx, idx)] = cov
+        free = [k in self.space.free for k in range(5)]
+        rec = {"status": "ok", **gaussian_summary(theta, full, free, "laplace")}
+        rec.update(
+            global_stage_modes_used=len(modes.u),
+            laplace_positive_definite=positive,
+            laplace_grad_norm=gnorm,
+            loglik=float(modes.lp[0]),
+        )
+        if self.keep_draws:
+            from jaxseis.inference.laplace import laplace_draws
+
+            rec["draws"] = laplace_draws(key, self.space, theta, cov, 1000).tolist()
+        return rec
+
+    def _nuts_records(self, data, modes, k_init, k_run, size) -> list[dict]:
+        c, d = self.nuts.num_chains, self.space.dim
+        w0 = np.zeros((size, c, d))
+        center = np.zeros((size, c, d))
+        chol = np.broadcast_to(np.eye(d), (size, c, d, d)).copy()
+        for e, m in enumerate(modes):
+            if not isinstance(m, Exception):
+                w0[e], center[e], chol[e] = chain_starts(m, k_init[e], c, self.stage.init_spread)
+        dtype = jnp.result_type(float)
+        out = nuts_program(
+            self.fn, self.params(), data, jnp.asarray(self.space.lower),
+            jnp.asarray(self.space.upper), k_run, jnp.asarray(w0, dtype),
+            jnp.asarray(center, dtype), jnp.asarray(chol, dtype),
+            free=self.space.free, options=self.nuts, devices=self.num_devices,
+        )  # fmt: skip
+        theta = np.asarray(out["theta"], np.float64)
+        diverging = np.asarray(out["diverging"])
+        free = [k in self.space.free for k in range(5)]
+        records = []
+        for e, m in enumerate(modes):
+            if isinstance(m, Exception):
+                records.append({"status": "error", "error": str(m)})
+                continue
+            rec = {
+                "status": "ok",
+                **chains_summary(theta[e], free, "nuts", int(diverging[e].sum())),
+                "global_stage_modes_used": len(m.u),
+                "step_size_median": float(np.median(np.asarray(out["step_size"])[e])),
+            }
+            if self.keep_draws:
+                rec["draws"] = theta[e].reshape(-1, 5).tolist()
+            records.append(rec)
+        return records
+
+
+def _error_record(obs, err: Exception) -> dict:
+    return {
+        "event_id": getattr(obs, "event_id", str(obs)),
+        "status": "error",
+        "error": str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__,
+    }
+
+
+@partial(jax.jit, static_argnames=("search", "chunk"))
+def _bank_spectra(search, params, positions, chunk):
+    return jax.lax.map(
+        lambda p: search.spectra(p[None], params)[0].astype(jnp.complex64),
+        positions,
+        batch_size=min(chunk, positions.shape[0]),
+    )
+
+
+@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "devices", "jacobian"))
+def stage_program(fn, search, params, data, lower, upper, keys, bank, *, free, stage, devices,
+                  jacobian):  # fmt: skip
+    """The global stage of ``devices`` blocks of events (leading event axis), each device one
+    block under ``vmap``."""
+    space = Space(lower, upper, free)
+
+    def block(data, keys):
+        one = partial(find_modes, fn, search, params, space=space, bank=bank, stage=stage,
+                      split=1, jacobian=jacobian)  # fmt: skip
+        return jax.vmap(lambda d, k: one(d, key=k))(data, keys)
+
+    return _over_all_devices(block, devices)(data, keys)
+
+
+@partial(jax.jit, static_argnames=("fn", "free", "options", "devices"))
+def nuts_program(fn, params, data, lower, upper, keys, w0, center, chol, *, free, options,
+                 devices):  # fmt: skip
+    """NUTS for ``devices`` blocks of events (leading event axis), each device one block."""
+    space = Space(lower, upper, free)
+
+    def block(data, keys, w0, center, chol):
+        one = partial(run_chains, fn, params, space=space, options=options, split=1)
+        return jax.vmap(lambda d, k, w, c, ch: one(d, key=k, w0=w, center=c, chol=ch))(
+            data, keys, w0, center, chol
+        )
+
+    return _over_all_devices(block, devices)(data, keys, w0, center, chol)
+
+
+def _over_all_devices(fn, devices: int):
+    """``fn`` split over ``devices`` devices with ``shard_map``, also for one device, so that
+    every device compiles the same one-block program whatever the device count."""
+    if devices > 1:
+        return over_devices(fn, devices)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("batch",))
+    spec = jax.sharding.PartitionSpec("batch")
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
