@@ -8,6 +8,26 @@ Dask cluster, with incremental, resumable output.
 * :mod:`~jaxseis.catalogue.run`: :func:`locate_catalogue`, in process or on Dask workers.
 """
 
-from jaxseis.catalogue.locator import CATALOGUE_NUTS, CATALOGUE_STAGE, Locator, event_key
+from jaxseis.catalogue.journal import Journal, write_table
+from jaxseis.catalogue.locator import (
+    CATALOGUE_NUTS,
+    CATALOGUE_STAGE,
+    Locator,
+    event_key,
+    trace_counts,
+)
+from jaxseis.catalogue.run import CatalogueRun, LocatorSpec, build_locator, locate_catalogue
 
-__all__ = ["CATALOGUE_NUTS", "CATALOGUE_STAGE", "Locator", "event_key"]
+__all__ = [
+    "CATALOGUE_NUTS",
+    "CATALOGUE_STAGE",
+    "CatalogueRun",
+    "Journal",
+    "Locator",
+    "LocatorSpec",
+    "build_locator",
+    "event_key",
+    "locate_catalogue",
+    "trace_counts",
+    "write_table",
+]

@@ -25,6 +25,7 @@ short adaptation). Nested sampling stays per event: :func:`jaxseis.locate`.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
@@ -52,7 +53,17 @@ __all__ = [
     "CATALOGUE_STAGE",
     "Locator",
     "event_key",
+    "trace_counts",
 ]
+
+_TRACES: collections.Counter = collections.Counter()
+
+
+def trace_counts() -> dict[str, int]:
+    """How often this process has traced (and so compiled) the catalogue's block programs:
+    ``{"stage": n, "nuts": m}``. A second Locator of the same configuration adds nothing."""
+    return dict(_TRACES)
+
 
 CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=4, polish_steps=0,
                               newton_steps=15)  # fmt: skip
@@ -328,6 +339,7 @@ def stage_program(fn, search, params, data, lower, upper, keys, bank, *, free, s
     """The global stage of ``devices`` blocks of events (leading event axis), each device one
     block under ``vmap``."""
     space = Space(lower, upper, free)
+    _TRACES["stage"] += 1
 
     def block(data, keys):
         one = partial(find_modes, fn, search, params, space=space, bank=bank, stage=stage,
@@ -342,6 +354,7 @@ def nuts_program(fn, params, data, lower, upper, keys, w0, center, chol, *, free
                  devices):  # fmt: skip
     """NUTS for ``devices`` blocks of events (leading event axis), each device one block."""
     space = Space(lower, upper, free)
+    _TRACES["nuts"] += 1
 
     def block(data, keys, w0, center, chol):
         one = partial(run_chains, fn, params, space=space, options=options, split=1)

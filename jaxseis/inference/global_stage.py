@@ -227,29 +227,68 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
         return g, g
 
     hessian_and_grad = jax.jacfwd(grad_twice, has_aux=True)
+    curvature = _gauss_newton(fn, model, data, space, jacobian) if hasattr(fn, "fisher") else None
 
-    def newton_step(carry, last):
-        # Levenberg-Marquardt on -f: (-H + damping * diag(|H| + 1)) step = g; the last
-        # iteration only evaluates the gradient and Hessian at the final point
-        u, lp, damping, _, _ = carry
-        h, g = hessian_and_grad(u)
-        a = -0.5 * (h + h.T)
+    def lm_step(u, lp, damping, g, a):
+        # Levenberg-Marquardt on -f: (A + damping * diag(|A| + 1)) step = g, A ~ -Hessian
         scale = jnp.abs(jnp.diag(a)) + 1.0
         step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
-        ok = jnp.all(jnp.isfinite(step)) & ~last
+        ok = jnp.all(jnp.isfinite(step))
         trial = u + jnp.where(ok, step, 0.0)
         lp_trial = f(trial)
         accept = ok & (lp_trial > lp)
         u = jnp.where(accept, trial, u)
         lp = jnp.where(accept, lp_trial, lp)
         damping = jnp.clip(jnp.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
-        return (u, lp, damping, g, h), None
+        return u, lp, damping
 
     d = u.shape[-1]
-    carry = (u, lp, jnp.asarray(1e-3, u.dtype), jnp.zeros(d, u.dtype), jnp.zeros((d, d), u.dtype))
+    damping0 = jnp.asarray(1e-3, u.dtype)
+    if curvature is not None:
+        # Gauss-Newton steps, then the exact gradient and Hessian at the result
+        def gn_step(carry, _):
+            u, lp, damping = carry
+            g, a = curvature(u)
+            return lm_step(u, lp, damping, g, a), None
+
+        (u, lp, _), _ = jax.lax.scan(gn_step, (u, lp, damping0), None, length=newton_steps)
+        h, g = hessian_and_grad(u)
+        return u, lp, g, h
+
+    def newton_step(carry, last):
+        # the last iteration only evaluates the gradient and Hessian at the final point
+        u, lp, damping, _, _ = carry
+        h, g = hessian_and_grad(u)
+        moved = lm_step(u, lp, damping, jnp.where(last, 0.0, g), -0.5 * (h + h.T))
+        return (*moved, g, h), None
+
+    carry = (u, lp, damping0, jnp.zeros(d, u.dtype), jnp.zeros((d, d), u.dtype))
     last = jnp.arange(newton_steps + 1) == newton_steps
     (u, lp, _, g, h), _ = jax.lax.scan(newton_step, carry, last)
     return u, lp, g, h
+
+
+def _gauss_newton(fn, model, data, space: Space, jacobian: bool):
+    """``u -> (gradient [d], Gauss-Newton curvature [d, d])`` of :func:`objective` from the
+    likelihood's Fisher information, by the chain rule through ``theta(u)``."""
+    idx = np.asarray(space.free)
+
+    def curvature(u):
+        lower = jnp.asarray(space.lower, u.dtype)[idx]
+        upper = jnp.asarray(space.upper, u.dtype)[idx]
+        sig = jax.nn.sigmoid(u)
+        d1 = (upper - lower) * sig * (1.0 - sig)  # dtheta/du
+        d2 = d1 * (1.0 - 2.0 * sig)
+        _, g_theta, info = fn.fisher(from_unconstrained(space, u), model, data)
+        g_theta, info = g_theta[idx], info[np.ix_(idx, idx)]
+        g = g_theta * d1
+        a = d1[:, None] * info * d1[None, :] - jnp.diag(g_theta * d2)
+        if jacobian:
+            g = g + (1.0 - 2.0 * sig)
+            a = a + jnp.diag(2.0 * sig * (1.0 - sig))
+        return g, a
+
+    return curvature
 
 
 def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split,

@@ -1,0 +1,153 @@
+"""Catalogues: compiled once, identical whatever the partitioning, resumable, robust to bad
+events and lost workers, and consistent with the single-event path."""
+
+import dataclasses
+import os
+import signal
+import threading
+
+import jax
+import numpy as np
+import pytest
+
+import jaxseis as js
+from jaxseis import catalogue as cat
+from jaxseis.noise import WhiteNoise
+
+STAGE = cat.CATALOGUE_STAGE._replace(num_draws=1024, chunk_size=512, num_polish=2, newton_steps=8)
+SPEC = cat.LocatorSpec.of(js.event_prior(), stage=STAGE, block_size=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def emulators():
+    return js.load_bundled((1, 2, 3, 4))
+
+
+@pytest.fixture(scope="module")
+def events(emulators):
+    bench = js.load_benchmark()
+    rng = np.random.default_rng(5)
+    out = []
+    for i in bench.indices("test")[:7]:
+        t0, la = rng.uniform(-0.2, 0.2), rng.uniform(-1.0, 1.0)
+        key = jax.random.key(int(i))
+        out.append(js.observe(bench, emulators, event=int(i), noise_key=key, t0=t0,
+                              log_amplitude=la, event_id=f"ev{i}"))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def locator():
+    return cat.build_locator(SPEC)
+
+
+@pytest.fixture(scope="module")
+def reference(locator, events):
+    """Every event located in one call, in this process."""
+    return locator.locate_blocks(events)
+
+
+def _same(a: dict, b: dict) -> bool:
+    keys = ("status", "mean", "cov", "q2_5", "q97_5")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def test_one_compilation_per_configuration(locator, events, reference):
+    before = cat.trace_counts()
+    for i in range(0, len(events), 3):  # several calls, partial groups padded
+        locator.locate_blocks(events[i : i + 3])
+    again = cat.build_locator(SPEC)  # the same configuration: the cached locator
+    assert again is locator
+    locator.locate_blocks(events[:2])
+    assert cat.trace_counts() == before  # no new trace, no new compilation
+    assert before.get("stage") == 1
+
+
+def test_results_do_not_depend_on_the_partitioning(locator, events, reference):
+    one_by_one = [locator.locate(e) for e in events]
+    shuffled = locator.locate_blocks(events[::-1])[::-1]
+    for r, a, b in zip(reference, one_by_one, shuffled, strict=True):
+        assert r["status"] == "ok" and _same(r, a) and _same(r, b)
+
+
+def test_catalogue_path_equals_the_single_event_path(locator, events, reference):
+    """locate(method="laplace") with the locator's bank, stage and event key gives the same
+    maximum and covariance."""
+    obs = events[0]
+    lik = js.waveform_log_likelihood(locator.model, obs)
+    idata = js.locate(
+        lik,
+        js.event_prior(),
+        key=jax.random.key(0),
+        options=js.LaplaceOptions(global_stage=STAGE),
+        bank=locator.bank(),
+    )  # fmt: skip (with a bank the candidates, and so the result, do not depend on the key)
+    s = js.summary_dict(idata)
+    # the same maximum up to the optimiser's round-off (batched against one event), far
+    # below the posterior width
+    sd = np.asarray(reference[0]["std"])
+    np.testing.assert_array_less(np.abs(np.subtract(s["mean"], reference[0]["mean"])), 1e-3 * sd)
+    np.testing.assert_allclose(s["std"], sd, rtol=1e-3)
+
+
+def test_bad_events_are_reported_without_stopping(locator, events, emulators):
+    nan = dataclasses.replace(events[1], traces=np.full_like(events[1].traces, np.nan))
+    short = dataclasses.replace(events[2], traces=events[2].traces[:, :300],
+                                event_id="short")  # fmt: skip
+    elsewhere = events[3].replace(receivers_km=events[3].receivers_km + [0.05, 0.0, 0.0])
+    records = locator.locate_blocks([events[0], nan, short, elsewhere, events[4]])
+    status = [r["status"] for r in records]
+    assert status == ["ok", "error", "error", "error", "ok"]
+    assert "NaN" in records[1]["error"] or "not finite" in records[1]["error"]
+    assert "300 samples" in records[2]["error"]
+    assert "no observed station matches" in records[3]["error"]
+
+
+def test_resume_after_a_partial_run(events, reference, tmp_path):
+    out = tmp_path / "cat.jsonl"
+    first = cat.locate_catalogue(SPEC, events[:3], output=out, progress=False)
+    assert first.located == 3
+    with open(out, "ab") as f:  # a crash in the middle of a write
+        f.write(b'{"event_id": "torn", "stat')
+    run = cat.locate_catalogue(SPEC, events, output=out, progress=False)
+    assert run.located == len(events) - 3
+    for r, ref in zip(run.records, reference, strict=True):
+        assert _same(r, ref)
+    assert len(cat.Journal(out).records()) == len(events)  # the torn line is gone
+    table = (tmp_path / "cat.csv").read_text().splitlines()
+    assert len(table) == len(events) + 1 and table[0].startswith("event_id,status,x_mean")
+
+
+def test_dask_workers_and_a_killed_worker(events, reference, tmp_path):
+    """Two local Dask workers give the catalogue of this process, bit for bit, even when one
+    worker is killed in the middle of the run (Dask reruns its tasks elsewhere)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,  # fmt: skip
+        Client(cluster) as client,
+    ):
+        pids = list(client.run(os.getpid).values())
+        killed = threading.Timer(20.0, lambda: os.kill(pids[0], signal.SIGKILL))
+        killed.start()
+        try:
+            run = cat.locate_catalogue(
+                SPEC._replace(devices=1), events, output=tmp_path / "dask.jsonl",
+                client=client, task_blocks=1, progress=False,
+            )  # fmt: skip
+        finally:
+            killed.cancel()
+    assert run.located == len(events)
+    for r, ref in zip(run.records, reference, strict=True):
+        assert _same(r, ref), (r["event_id"], r.get("error"))
+
+
+def test_noise_models_must_match_the_domain(locator, events):
+    psd = np.ones((4, events[0].n_samples // 2 + 1))
+    coloured = events[0].replace(noise=js.ColouredNoise(psd, events[0].dt))
+    rec = locator.locate(coloured)
+    assert rec["status"] == "error" and "domain='frequency'" in rec["error"]
+    white = events[0].replace(noise=WhiteNoise(events[0].noise.sigma))
+    assert locator.locate(white)["status"] == "ok"
