@@ -396,7 +396,9 @@ def _decode_checked(d2: np.ndarray, scale: np.ndarray, path: Path) -> np.ndarray
     quantised sample exactly ``2**23`` (``0`` for a zero trace, whose scale is ``2**-23``)."""
     scale = np.asarray(scale, dtype=np.float64)
     if not np.all(np.isfinite(scale) & (scale > 0)):
-        raise ValueError(f"{path} is corrupt: trace_scale holds NaN, infinite or non-positive values")
+        raise ValueError(
+            f"{path} is corrupt: trace_scale holds NaN, infinite or non-positive values"
+        )
     q = np.cumsum(np.cumsum(d2.astype(np.int64), axis=-1), axis=-1)
     top = np.abs(q).max(axis=-1)
     ok = (top == 2**QUANT_BITS) | ((top == 0) & (scale == 2.0**-QUANT_BITS))

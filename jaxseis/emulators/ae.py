@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.schema import N_FEATURES, Leaf, gp_shapes, network
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 from jaxseis.train import TrainConfig, TrainResult, mse, train_supervised
 
@@ -162,6 +163,19 @@ class _Autoencoder:
     def _code_fn(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
         raise NotImplementedError
 
+    def _code_shapes(self, config: dict, latent_dim: int) -> dict:
+        raise NotImplementedError
+
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        dim = config["latent_dim"]
+        return {
+            "encoder": network(config["encoder"], n_samples, dim),
+            "decoder": network(config["decoder"], dim, n_samples),
+            "latent": {"mean": Leaf((dim,)), "std": Leaf((dim,), positive=True)},
+            **self._code_shapes(config, dim),
+        }
+
     def predict_core(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
         """Standardised features ``[4]`` -> aligned trace ``[n_samples]``."""
         code = self._code_fn(core, config)
@@ -215,6 +229,9 @@ class _AENN(_Autoencoder):
     def _code_fn(self, core, config):
         return apply(config["net"], core["net"])
 
+    def _code_shapes(self, config, latent_dim):
+        return {"net": network(config["net"], N_FEATURES, latent_dim)}
+
 
 class _AEGP(_Autoencoder):
     name = "ae_gp"
@@ -249,6 +266,9 @@ class _AEGP(_Autoencoder):
     def _code_fn(self, core, config):
         gps = gps_from_dict(core["gps"])
         return lambda z: predict_gps(gps, z)
+
+    def _code_shapes(self, config, latent_dim):
+        return {"gps": gp_shapes(latent_dim)}
 
 
 AE_NN = _AENN()

@@ -40,11 +40,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.schema import gp_shapes
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 
 __all__ = [
     "COLLISION_RULES",
     "collision_rate",
+    "core_shapes",
     "dominant_samples",
     "fit_core",
     "name",
@@ -177,6 +179,15 @@ def predict_dominant(core: dict, config: dict) -> Callable[[jax.Array], tuple]:
         return out[..., :k], out[..., k:]
 
     return f
+
+
+def core_shapes(config: dict, n_samples: int) -> dict:
+    """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+    if config["n_samples"] != n_samples:
+        raise ValueError(f"config n_samples {config['n_samples']} is not {n_samples}")
+    if config.get("collision") not in COLLISION_RULES:
+        raise ValueError(f"unknown collision rule {config.get('collision')!r}")
+    return {"gps": gp_shapes(2 * config["k"])}
 
 
 def predict_core(core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:

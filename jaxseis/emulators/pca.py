@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.schema import N_FEATURES, gp_shapes, network, pca_shapes
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 from jaxseis.train import TrainConfig, mse, train_supervised
 
@@ -57,9 +58,15 @@ def _pca_arrays(pca: dict) -> dict:
     return {k: np.asarray(v) for k, v in pca.items() if k != "explained"}
 
 
+def _min_train_events(options: dict) -> int:
+    """PCA of ``n`` traces has rank ``n - 1``: more training events than components."""
+    return int(options.get("n_components", 20)) + 1
+
+
 class _PCANN:
     name = "pca_nn"
     uses_alignment = True
+    min_train_events = staticmethod(_min_train_events)
 
     def fit_core(
         self, data: dict, *, seed: int, n_components: int = 20, hidden=(50, 50, 50),
@@ -87,6 +94,11 @@ class _PCANN:
         core = {"pca": _pca_arrays(pca), "net": res.state[0]}
         return core, {"net": spec, "n_components": n_components}, info
 
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        k = config["n_components"]
+        return {"pca": pca_shapes(k, n_samples), "net": network(config["net"], N_FEATURES, k)}
+
     def predict_core(self, core: dict, config: dict):
         net = apply(config["net"], core["net"])
         pca = core["pca"]
@@ -96,6 +108,7 @@ class _PCANN:
 class _PCAGP:
     name = "pca_gp"
     uses_alignment = True
+    min_train_events = staticmethod(_min_train_events)
 
     def fit_core(self, data: dict, *, seed: int, n_components: int = 20, core_gp_options=None):
         import time
@@ -114,6 +127,11 @@ class _PCAGP:
         }
         core = {"pca": _pca_arrays(pca), "gps": gps_to_dict(gps)}
         return core, {"n_components": n_components}, info
+
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        k = config["n_components"]
+        return {"pca": pca_shapes(k, n_samples), "gps": gp_shapes(k)}
 
     def predict_core(self, core: dict, config: dict):
         gps = gps_from_dict(core["gps"])
