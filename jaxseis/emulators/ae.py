@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.batching import batch_size_for, gp_batch_size, map_batches
 from jaxseis.emulators.networks import apply, count_parameters, init_state
 from jaxseis.emulators.schema import N_FEATURES, Leaf, gp_shapes, network
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
@@ -155,7 +156,12 @@ class _Autoencoder:
         return core, config_out, info, c_tr, c_va
 
     def _finish(self, core, config, info, data, tic):
-        pred = jax.jit(jax.vmap(self.predict_core(core, config)))(jnp.asarray(data["z_val"]))
+        n_samples = int(data["val"].shape[1])
+        if "gps" in core:
+            size = gp_batch_size(core["gps"], n_samples)
+        else:
+            size = batch_size_for(64 * n_samples)
+        pred = map_batches(jax.jit(jax.vmap(self.predict_core(core, config))), data["z_val"], size)
         info["val_mse"] = float(np.mean((np.asarray(pred) - data["val"]) ** 2))
         info["train_s"] = time.perf_counter() - tic
         return core, config, info
@@ -255,7 +261,9 @@ class _AEGP(_Autoencoder):
         )
         tg = time.perf_counter()
         gps = fit_gps(data["z_train"], c_tr, seed=s_gp, **(core_gp_options or {}))
-        pred = np.asarray(predict_gps(gps, jnp.asarray(data["z_val"])))
+        pred = map_batches(
+            jax.jit(lambda z: predict_gps(gps, z)), data["z_val"], gp_batch_size(gps)
+        )
         core["gps"] = gps_to_dict(gps)
         info.update(
             gp_fit_s=time.perf_counter() - tg,

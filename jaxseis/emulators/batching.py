@@ -19,8 +19,10 @@ import numpy as np
 __all__ = [
     "DEFAULT_MEMORY_BYTES",
     "MAX_BATCH_SIZE",
+    "batch_size_for",
     "bytes_per_source",
     "default_batch_size",
+    "gp_batch_size",
     "map_batches",
 ]
 
@@ -49,12 +51,23 @@ def bytes_per_source(emulator) -> int:
     return 16 * _gp_terms(emulator) + 64 * int(emulator.n_samples)
 
 
+def batch_size_for(bytes_per_item: int, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> int:
+    """Items per chunk so that a chunk fits in ``memory_bytes``: 1 to :data:`MAX_BATCH_SIZE`."""
+    return int(np.clip(memory_bytes // max(int(bytes_per_item), 1), 1, MAX_BATCH_SIZE))
+
+
 def default_batch_size(emulators, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> int:
     """Sources per chunk so that predictions of all ``emulators`` (one or a sequence,
     evaluated together) fit in ``memory_bytes``: between 1 and :data:`MAX_BATCH_SIZE`."""
     ems = [emulators] if hasattr(emulators, "n_samples") else list(emulators)
-    per = sum(bytes_per_source(e) for e in ems)
-    return int(np.clip(memory_bytes // max(per, 1), 1, MAX_BATCH_SIZE))
+    return batch_size_for(sum(bytes_per_source(e) for e in ems), memory_bytes)
+
+
+def gp_batch_size(gps, n_samples: int = 0) -> int:
+    """Inputs per chunk for GP predictions (``gps``: a :class:`~jaxseis.gp.GaussianProcesses`
+    or its dict), plus traces of ``n_samples``, within :data:`DEFAULT_MEMORY_BYTES`."""
+    alpha = gps["alpha"] if isinstance(gps, dict) else gps.alpha
+    return batch_size_for(16 * int(np.size(alpha)) + 64 * int(n_samples))
 
 
 def map_batches(fn: Callable, inputs, batch_size: int) -> np.ndarray | Sequence:

@@ -12,9 +12,9 @@ GPs), by default ``n_subset=400, n_restarts=2, n_iter=200``.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.batching import gp_batch_size, map_batches
 from jaxseis.emulators.networks import apply, count_parameters, init_state
 from jaxseis.emulators.schema import N_FEATURES, gp_shapes, network, pca_shapes
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
@@ -119,7 +119,8 @@ class _PCAGP:
         options = {**DEFAULT_CORE_GP_OPTIONS, **(core_gp_options or {})}
         gps = fit_gps(data["z_train"], c_tr, seed=seed, **options)
         c_va = _coefficients(pca, data["val"])
-        pred = np.asarray(predict_gps(gps, jnp.asarray(data["z_val"], jnp.float32)))
+        z_val = np.asarray(data["z_val"], np.float32)
+        pred = map_batches(jax.jit(lambda z: predict_gps(gps, z)), z_val, gp_batch_size(gps))
         info = {
             "train_s": time.perf_counter() - tic,
             "val_coefficient_mse": float(np.mean((pred - c_va) ** 2)),
