@@ -369,26 +369,38 @@ def load(path: str | Path) -> Dataset:
         if encoding not in ("q23", "float32"):
             raise ValueError(f"{path} has an unknown trace encoding {encoding!r}")
         try:
-            traces = f["traces"][...]
+            traces = _read(f, "traces", path)
             if encoding == "q23":
                 if "trace_scale" not in f:
                     raise ValueError(f"{path} is corrupt: the array trace_scale is missing")
-                scale = f["trace_scale"][...]
+                scale = _read(f, "trace_scale", path)
                 if scale.shape != traces.shape[:-1] or traces.dtype != np.int32:
                     raise ValueError(f"{path} is corrupt: trace_scale does not match traces")
                 traces = _decode_checked(traces, scale, path)
             provenance = json.loads(f.attrs.get("provenance", "{}"))
             ds = Dataset(
-                sources=f["sources"][...],
-                receivers=f["receivers"][...],
+                sources=_read(f, "sources", path),
+                receivers=_read(f, "receivers", path),
                 traces=traces,
                 dt=_scalar(f.attrs.get("dt"), path),
-                split=f["split"][...],
+                split=_read(f, "split", path),
                 provenance=provenance,
             )
         except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"{path} is corrupt: {_first_line(err)}") from None
     return _validate(ds, where=str(path))
+
+
+def _read(f, name: str, path: Path) -> np.ndarray:
+    """One array of an open dataset file; a failed read (checksum, decompression) is a
+    ``ValueError`` naming the file and the array."""
+    try:
+        return f[name][...]
+    except OSError as err:
+        raise ValueError(
+            f"{path} is corrupt: reading {name} failed its checksum or decompression "
+            f"({_first_line(err)}); the file was damaged after it was written"
+        ) from None
 
 
 def _decode_checked(d2: np.ndarray, scale: np.ndarray, path: Path) -> np.ndarray:

@@ -722,7 +722,9 @@ def load(path: str | Path, kind: str | None = None) -> Emulator:
         header = json.loads(flat.pop("__header__").tobytes().decode())
     except Exception as err:  # zip, npy, JSON or decoding errors all mean a corrupt file
         raise ValueError(f"{path} is not a readable jaxseis emulator file ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != "jaxseis.Emulator":
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is corrupt: {schema.check_header(header, FAMILIES)[0]}")
+    if header.get("format") != "jaxseis.Emulator":
         raise ValueError(f"{path} is not a jaxseis emulator file")
     version = header.get("format_version")
     if isinstance(version, bool) or version != FORMAT_VERSION:

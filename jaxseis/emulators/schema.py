@@ -151,7 +151,7 @@ def _flatten_spec(tree, prefix: str, out: dict) -> None:
 def check_header(header, families: dict) -> list[str]:
     """Problems of a parsed header (empty when it is valid); ``families``: the registry."""
     if not isinstance(header, dict):
-        return [f"its header is a JSON {type(header).__name__}, not a JSON object"]
+        return [f"its header is a JSON {_JSON_NAMES.get(type(header), 'value')}, not a JSON object"]
     missing = [k for k in HEADER_KEYS if k not in header]
     if missing:
         return [f"its header lacks the keys {missing}"]
@@ -189,6 +189,10 @@ def check_header(header, families: dict) -> list[str]:
         ):
             problems.append("training_box_km must be [[x, y, z], [x, y, z]] with lower <= upper")
     return problems
+
+
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}  # fmt: skip
 
 
 def _alignment_problems(a) -> list[str]:
@@ -231,7 +235,9 @@ def check_arrays(
     if extra:
         problems.append(f"unexpected arrays: {_few(extra)}")
     bound: dict[tuple[str, str], int] = {}
-    for key in sorted(flat):
+    # in the order of the description, so that a name binds to its defining array (GP inputs)
+    order = [k for k in expected if k in flat] + sorted(set(flat) - set(expected))
+    for key in order:
         a = flat[key]
         if not np.issubdtype(a.dtype, np.floating):
             problems.append(f"{key} has dtype {a.dtype}, expected floating point")
