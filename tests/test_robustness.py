@@ -520,3 +520,10 @@ def test_too_few_training_events_are_refused_up_front(bench):
         em.fit("nn_direct", few)
     with pytest.raises(ValueError, match=r"3 training .* at least 10"):
         em.fit_peaks(few)
+
+
+def test_non_finite_training_diagnostics_are_saved_as_null(emulator, tmp_path):
+    e = emulator._replace(info={**emulator.info, "best_val_loss": float("nan")})
+    back = em.load(em.save(e, tmp_path / "e.npz"))
+    assert back.info["best_val_loss"] is None
+    assert back.info["n_train"] == emulator.info["n_train"]
