@@ -26,7 +26,6 @@ The dense training set (:func:`make_dense`) is cached outside the repository
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -35,13 +34,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxseis.files import atomic_path, json_ready
 from jaxseis.geometry import (
     DEFAULT_GRID,
     SEABED_Z_KM,
     Grid,
     benchmark_receivers_km,
     check_points,
+    describe_extent,
+    grid_from_dict,
+    grid_to_dict,
     layout_23_km,
+    metres_hint,
 )
 from jaxseis.runtime import cache_dir
 
@@ -108,6 +112,13 @@ class Dataset(NamedTuple):
         return int(self.traces.shape[-1])
 
     @property
+    def grid(self) -> Grid:
+        """The grid the data were simulated on: ``provenance["grid"]`` (recorded by
+        :func:`simulate_dataset`), else the default grid."""
+        g = self.provenance.get("grid") if isinstance(self.provenance, dict) else None
+        return DEFAULT_GRID if g is None else grid_from_dict(g)
+
+    @property
     def times(self) -> np.ndarray:
         """Sample times ``[n_samples]``, s."""
         return np.arange(self.n_samples) * self.dt
@@ -169,9 +180,14 @@ def _rng(a: np.ndarray) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+MAX_ABS_TRACE = 1e12
+"""Largest ``|trace|`` accepted (Pa): beyond it the traces are not pressures in Pa (a wrong
+unit or a corrupt scale). Float32 squares of such values still fit, so losses stay finite."""
+
+
 def _validate(ds: Dataset, where: str = "dataset") -> Dataset:
-    sources = np.asarray(ds.sources, dtype=np.float64)
-    receivers = np.asarray(ds.receivers, dtype=np.float64)
+    sources = _float_array(ds.sources, "sources", where)
+    receivers = _float_array(ds.receivers, "receivers", where)
     traces = np.asarray(ds.traces)
     split = np.asarray(ds.split)
     if sources.ndim != 2 or sources.shape[1] != 3:
@@ -180,6 +196,8 @@ def _validate(ds: Dataset, where: str = "dataset") -> Dataset:
         raise ValueError(
             f"{where}: receivers must have shape [n_receivers, 3], got {receivers.shape}"
         )
+    if sources.shape[0] == 0 or receivers.shape[0] == 0:
+        raise ValueError(f"{where}: a dataset needs at least one event and one receiver")
     expected = (receivers.shape[0], sources.shape[0])
     if traces.ndim != 3 or traces.shape[:2] != expected:
         raise ValueError(
@@ -188,6 +206,8 @@ def _validate(ds: Dataset, where: str = "dataset") -> Dataset:
         )
     if traces.dtype != np.float32:
         raise ValueError(f"{where}: traces must be float32, got {traces.dtype}")
+    if traces.shape[2] < 2:
+        raise ValueError(f"{where}: traces need at least 2 samples, got {traces.shape[2]}")
     if split.shape != (sources.shape[0],):
         raise ValueError(f"{where}: split must have shape [{sources.shape[0]}], got {split.shape}")
     if not np.all(np.isin(split, list(SPLIT_CODES.values()))):
@@ -195,11 +215,55 @@ def _validate(ds: Dataset, where: str = "dataset") -> Dataset:
     for name, arr in (("sources", sources), ("receivers", receivers), ("traces", traces)):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{where}: {name} contain NaN or infinite values")
-    if not (np.isfinite(ds.dt) and ds.dt > 0):
-        raise ValueError(f"{where}: dt must be positive, got {ds.dt}")
-    return Dataset(
-        sources, receivers, traces, float(ds.dt), split.astype(np.int8), dict(ds.provenance)
-    )
+    dt = ds.dt
+    if not (isinstance(dt, int | float | np.integer | np.floating) and np.isfinite(dt) and dt > 0):
+        raise ValueError(f"{where}: dt must be a finite positive number (s), got {dt!r}")
+    if not isinstance(ds.provenance, dict):
+        raise ValueError(f"{where}: provenance must be a dict, got {type(ds.provenance).__name__}")
+    try:
+        provenance = json.loads(_provenance_json(ds.provenance))
+        grid = Dataset(sources, receivers, traces, dt, split, provenance).grid
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    for name, points in (("sources", sources), ("receivers", receivers)):
+        inside = grid.contains(points)
+        if not np.all(inside):
+            i = int(np.flatnonzero(~inside)[0])
+            raise ValueError(
+                f"{where}: {name}[{i}] = {points[i].tolist()} km lies outside the dataset's grid "
+                f"({describe_extent(grid)}){metres_hint(points, grid)}"
+            )
+    peak = np.abs(traces).max(axis=-1)
+    if peak.max() > MAX_ABS_TRACE:
+        r, i = np.unravel_index(int(np.argmax(peak)), peak.shape)
+        raise ValueError(
+            f"{where}: traces reach {peak.max():.3g} (receiver {r}, event {i}), more than "
+            f"{MAX_ABS_TRACE:g} Pa: not pressures in Pa (a wrong unit or a corrupt scale)"
+        )
+    if np.any(peak == 0):
+        r, i = np.argwhere(peak == 0)[0]
+        raise ValueError(
+            f"{where}: the trace of event {i} at receiver {r} is all zeros "
+            f"({int(np.sum(peak == 0))} such traces): no signal to learn from"
+        )
+    return Dataset(sources, receivers, traces, float(dt), split.astype(np.int8), provenance)
+
+
+def _float_array(values, name: str, where: str) -> np.ndarray:
+    if np.iscomplexobj(values):
+        raise ValueError(f"{where}: {name} must be real numbers, got complex values")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be an array of numbers") from None
+
+
+def _provenance_json(provenance: dict) -> str:
+    """Strict JSON of the provenance (NumPy values converted; NaN refused)."""
+    try:
+        return json.dumps(json_ready(provenance), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"provenance is not JSON-serialisable ({err})") from None
 
 
 QUANT_BITS = 23
@@ -221,13 +285,12 @@ def _encode_traces(traces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d2.astype(np.int32), scale
 
 
-def _decode_traces(d2: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    q = np.cumsum(np.cumsum(d2.astype(np.int64), axis=-1), axis=-1)
-    return (q * scale[..., None]).astype(np.float32)
-
-
 def save(ds: Dataset, path: str | Path, encoding: str = "q23") -> Path:
     """Write a dataset to an HDF5 file, after validating it.
+
+    The file is written atomically (:func:`jaxseis.files.atomic_path`): readers see the old
+    file or the new one, never a partial one, and a failed save leaves nothing behind. Every
+    array carries a Fletcher-32 checksum, verified by :func:`load`.
 
     Args:
         ds: the dataset.
@@ -237,43 +300,48 @@ def save(ds: Dataset, path: str | Path, encoding: str = "q23") -> Path:
             from the originals by at most ``2**-23`` of the trace's peak (the float32
             resolution at the peak) and the file is under half the size of ``"float32"``, which
             stores the float32 values losslessly with shuffle + gzip.
+
+    Raises:
+        ValueError: an invalid dataset (see :func:`load`), provenance that is not JSON, or
+            an unknown encoding.
     """
     import h5py
 
     if encoding not in ("q23", "float32"):
         raise ValueError(f"encoding must be 'q23' or 'float32', got {encoding!r}")
     ds = _validate(ds)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    provenance = _provenance_json(ds.provenance)
     chunks = (1, min(ds.n_events, 256), ds.n_samples)
     opts = {"chunks": chunks, "shuffle": True, "compression": "gzip", "compression_opts": 9}
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = "jaxseis.Dataset"
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["dt"] = ds.dt
-        f.attrs["provenance"] = json.dumps(ds.provenance, sort_keys=True)
+        f.attrs["provenance"] = provenance
         f.attrs["trace_encoding"] = encoding
-        f.create_dataset("sources", data=ds.sources)
-        f.create_dataset("receivers", data=ds.receivers)
-        f.create_dataset("split", data=ds.split)
+        f.create_dataset("sources", data=ds.sources, fletcher32=True)
+        f.create_dataset("receivers", data=ds.receivers, fletcher32=True)
+        f.create_dataset("split", data=ds.split, fletcher32=True)
         if encoding == "q23":
             d2, scale = _encode_traces(ds.traces)
-            f.create_dataset("traces", data=d2, **opts)
-            f.create_dataset("trace_scale", data=scale)
+            f.create_dataset("traces", data=d2, fletcher32=True, **opts)
+            f.create_dataset("trace_scale", data=scale, fletcher32=True)
         else:
-            f.create_dataset("traces", data=ds.traces, **opts)
-    os.replace(tmp, path)
-    return path
+            f.create_dataset("traces", data=ds.traces, fletcher32=True, **opts)
+    return Path(path)
 
 
 def load(path: str | Path) -> Dataset:
     """Read and validate a dataset file written by :func:`save`.
 
+    Checksums (Fletcher-32, in files written by :func:`save`) are verified as the arrays are
+    read; the content is then validated like a new dataset (shapes, dtypes, finite values,
+    split codes, sources and receivers inside the dataset's grid, plausible trace amplitudes).
+
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it is not a jaxseis dataset, has another format version, or its content
-            is inconsistent (shapes, dtype, non-finite values, split codes).
+        ValueError: if it is not a jaxseis dataset, has another format version, fails its
+            checksums, or its content is inconsistent; the message names the file.
     """
     import h5py
 
@@ -287,10 +355,11 @@ def load(path: str | Path) -> Dataset:
     with f:
         if f.attrs.get("format") != "jaxseis.Dataset":
             raise ValueError(f"{path} is not a jaxseis dataset file")
-        version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
+        version = f.attrs.get("format_version")
+        if not (isinstance(version, int | np.integer) and version == FORMAT_VERSION):
+            shown = version.item() if isinstance(version, np.generic) else version
             raise ValueError(
-                f"{path} has dataset format version {version}; this jaxseis reads version "
+                f"{path} has dataset format version {shown!r}; this jaxseis reads version "
                 f"{FORMAT_VERSION}"
             )
         missing = [k for k in ("sources", "receivers", "traces", "split") if k not in f]
@@ -300,23 +369,68 @@ def load(path: str | Path) -> Dataset:
         if encoding not in ("q23", "float32"):
             raise ValueError(f"{path} has an unknown trace encoding {encoding!r}")
         try:
-            traces = f["traces"][...]
+            traces = _read(f, "traces", path)
             if encoding == "q23":
-                scale = f["trace_scale"][...]
+                if "trace_scale" not in f:
+                    raise ValueError(f"{path} is corrupt: the array trace_scale is missing")
+                scale = _read(f, "trace_scale", path)
                 if scale.shape != traces.shape[:-1] or traces.dtype != np.int32:
                     raise ValueError(f"{path} is corrupt: trace_scale does not match traces")
-                traces = _decode_traces(traces, scale)
+                traces = _decode_checked(traces, scale, path)
+            provenance = json.loads(f.attrs.get("provenance", "{}"))
             ds = Dataset(
-                sources=f["sources"][...],
-                receivers=f["receivers"][...],
+                sources=_read(f, "sources", path),
+                receivers=_read(f, "receivers", path),
                 traces=traces,
-                dt=float(f.attrs["dt"]),
-                split=f["split"][...],
-                provenance=json.loads(f.attrs.get("provenance", "{}")),
+                dt=_scalar(f.attrs.get("dt"), path),
+                split=_read(f, "split", path),
+                provenance=provenance,
             )
-        except (OSError, KeyError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path} is corrupt: {err}") from None
+        except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is corrupt: {_first_line(err)}") from None
     return _validate(ds, where=str(path))
+
+
+def _read(f, name: str, path: Path) -> np.ndarray:
+    """One array of an open dataset file; a failed read (checksum, decompression) is a
+    ``ValueError`` naming the file and the array."""
+    try:
+        return f[name][...]
+    except OSError as err:
+        raise ValueError(
+            f"{path} is corrupt: reading {name} failed its checksum or decompression "
+            f"({_first_line(err)}); the file was damaged after it was written"
+        ) from None
+
+
+def _decode_checked(d2: np.ndarray, scale: np.ndarray, path: Path) -> np.ndarray:
+    """Decode q23 traces, checking the scales: finite, positive, and each trace's largest
+    quantised sample exactly ``2**23`` (``0`` for a zero trace, whose scale is ``2**-23``)."""
+    scale = np.asarray(scale, dtype=np.float64)
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        raise ValueError(
+            f"{path} is corrupt: trace_scale holds NaN, infinite or non-positive values"
+        )
+    q = np.cumsum(np.cumsum(d2.astype(np.int64), axis=-1), axis=-1)
+    top = np.abs(q).max(axis=-1)
+    ok = (top == 2**QUANT_BITS) | ((top == 0) & (scale == 2.0**-QUANT_BITS))
+    if not np.all(ok):
+        raise ValueError(
+            f"{path} is corrupt: trace_scale or the encoded traces do not match "
+            f"({int(np.sum(~ok))} traces)"
+        )
+    return (q * scale[..., None]).astype(np.float32)
+
+
+def _scalar(value, path: Path) -> float:
+    if not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{path} is corrupt: dt is {value!r}, not a number")
+    return float(value)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,6 +561,7 @@ def simulate_dataset(
             )
     prov = {
         "model": model.name,
+        "grid": grid_to_dict(model.grid),
         "solver": {**config._asdict(), "dt": dt_solver, "source_delay": config.t0},
         "method": "reciprocity: one simulation per receiver, source at the receiver",
         "units": {"traces": "Pa", "positions": "km", "dt": "s"},
@@ -534,6 +649,7 @@ def make_paper_event(model=None, config=None, receivers_km=None) -> Dataset:
     traces = simulate(model, PAPER_EVENT_KM, receivers, config)
     prov = {
         "model": model.name,
+        "grid": grid_to_dict(model.grid),
         "solver": {
             **config._asdict(),
             "dt": check_config(model, config),

@@ -32,6 +32,7 @@ from jaxseis.emulators.base import (
     predict,
     predictor_parts,
 )
+from jaxseis.emulators.domain import training_box
 from jaxseis.geometry import DEFAULT_GRID, check_position
 
 __all__ = [
@@ -55,6 +56,11 @@ class ForwardModel(NamedTuple):
         n_samples: trace length.
         x64: whether evaluation needs JAX's float64 mode (the GPs).
         extent_km: ``[2, 3]`` corners of the model grid the emulators were trained on.
+        training_box_km: ``[2, 3]`` the box where every emulator has training sources (the
+            intersection of their training boxes).
+        grid_spacing_km: ``[3]`` node spacing of that grid (the training sources' resolution).
+        reference_arrival_s: time of the emulators' reference peak after the origin (the
+            latest over receivers), s, or None without peak alignment: a typical arrival.
     """
 
     static: tuple
@@ -64,6 +70,9 @@ class ForwardModel(NamedTuple):
     n_samples: int
     x64: bool
     extent_km: np.ndarray
+    training_box_km: np.ndarray
+    grid_spacing_km: np.ndarray
+    reference_arrival_s: float | None
 
 
 def forward_model(
@@ -95,10 +104,20 @@ def forward_model(
     parts = [(s, jax.tree.map(np.asarray, p)) for s, p in parts]
     x64 = any(s[-1] for s, _ in parts)  # the last static entry: the emulator has GPs
     receivers = np.stack([np.asarray(e.receiver_km, dtype=np.float64) for e in emulators])
-    extent = DEFAULT_GRID.extent_km
+    grids = {getattr(e, "grid", DEFAULT_GRID) for e in emulators}
+    if len(grids) != 1:
+        raise ValueError("all emulators must be trained on one model grid")
+    grid = grids.pop()
+    extent = grid.extent_km
     for r in receivers:
         check_position(r, extent, "the model grid (an emulator's receiver)")
-    common = (receivers, float(emulators[0].dt), int(emulators[0].n_samples), x64, extent)
+    boxes = np.stack([np.stack(training_box(e)) for e in emulators])
+    box = np.stack([boxes[:, 0].max(axis=0), boxes[:, 1].min(axis=0)])
+    peaks = [e.alignment.ref_time for e in emulators if e.alignment is not None]
+    common = (
+        receivers, float(emulators[0].dt), int(emulators[0].n_samples), x64, extent, box,
+        np.asarray(grid.spacing_km, dtype=np.float64), max(peaks) if peaks else None,
+    )  # fmt: skip
     if stack:
         stacked = _stack(parts)
         if stacked is None:

@@ -13,6 +13,7 @@ Conventions shared by every module of jaxseis:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -25,10 +26,15 @@ __all__ = [
     "SEABED_Z_KM",
     "Grid",
     "benchmark_receivers_km",
+    "check_grid",
     "check_points",
     "check_position",
+    "describe_extent",
+    "grid_from_dict",
+    "grid_to_dict",
     "layout_23_km",
     "location_receivers_km",
+    "metres_hint",
     "receiver_labels",
     "source_features",
 ]
@@ -144,12 +150,73 @@ def benchmark_receivers_km(grid: Grid = DEFAULT_GRID) -> np.ndarray:
     return np.concatenate([CENTRAL_RECEIVER_KM[None, :], location_receivers_km(grid)], axis=0)
 
 
+def check_grid(grid) -> Grid:
+    """Validate a grid: 3 whole node counts of at least 2, finite positive spacings (km) and a
+    finite origin (km). Returns it as a :class:`Grid` of Python numbers.
+
+    Raises:
+        ValueError: naming the bad entry (an empty grid, a negative or NaN spacing, ...).
+    """
+    if not isinstance(grid, Grid):
+        raise ValueError(f"expected a jaxseis Grid, got {type(grid).__name__}")
+    shape, spacing, origin = (_three(grid, name) for name in grid._fields)
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in shape):
+        raise ValueError(f"grid shape must be 3 whole node counts, got {grid.shape}")
+    if min(shape) < 2:
+        raise ValueError(f"grid shape {tuple(shape)} is empty or flat: need >= 2 nodes per axis")
+    if not all(_real(d) and math.isfinite(d) and d > 0 for d in spacing):
+        raise ValueError(f"grid spacing must be 3 finite positive numbers (km), got {spacing}")
+    if not all(_real(o) and math.isfinite(o) for o in origin):
+        raise ValueError(f"grid origin must be 3 finite numbers (km), got {origin}")
+    return Grid(
+        tuple(int(n) for n in shape),
+        tuple(float(d) for d in spacing),
+        tuple(float(o) for o in origin),
+    )
+
+
+def _three(grid: Grid, name: str) -> tuple:
+    value = getattr(grid, name)
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"grid {name} must have 3 entries, got {value!r}") from None
+    if len(items) != 3:
+        raise ValueError(f"grid {name} must have 3 entries, got {value!r}")
+    return items
+
+
+def _real(x) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
+def grid_to_dict(grid: Grid) -> dict:
+    """JSON-ready description of a grid (for file headers and provenance)."""
+    g = check_grid(grid)
+    return {
+        "shape": list(g.shape),
+        "spacing_km": list(g.spacing_km),
+        "origin_km": list(g.origin_km),
+    }
+
+
+def grid_from_dict(d) -> Grid:
+    """Inverse of :func:`grid_to_dict`, validated (raises ``ValueError`` on a bad entry)."""
+    if not isinstance(d, dict) or set(d) != {"shape", "spacing_km", "origin_km"}:
+        raise ValueError(
+            "a grid must be a JSON object with the keys shape, spacing_km and origin_km"
+        )
+    return check_grid(Grid(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}))
+
+
 def check_points(points_km, name: str, grid: Grid = DEFAULT_GRID) -> np.ndarray:
     """Validate an array of points ``[n, 3]`` in km: finite, right shape, inside ``grid``.
 
-    Returns the points as a float64 NumPy array; raises ``ValueError`` naming ``name`` otherwise.
+    Returns the points as a float64 NumPy array; raises ``ValueError`` naming ``name`` otherwise
+    (with a hint when the points lie outside the grid in km but inside it in metres).
     """
-    p = np.asarray(points_km, dtype=np.float64)
+    grid = check_grid(grid)
+    p = _real_array(points_km, name)
     if p.ndim == 1:
         p = p[None, :]
     if p.ndim != 2 or p.shape[-1] != 3:
@@ -162,12 +229,41 @@ def check_points(points_km, name: str, grid: Grid = DEFAULT_GRID) -> np.ndarray:
     inside = grid.contains(p)
     if not np.all(inside):
         i = int(np.flatnonzero(~inside)[0])
-        lo, hi = grid.extent_km
         raise ValueError(
-            f"{name}[{i}] = {p[i].tolist()} km lies outside the grid "
-            f"(x in [{lo[0]}, {hi[0]}], y in [{lo[1]}, {hi[1]}], z in [{lo[2]}, {hi[2]}] km)"
+            f"{name}[{i}] = {p[i].tolist()} km lies outside the grid ({describe_extent(grid)})"
+            + metres_hint(p, grid)
         )
     return p
+
+
+def _real_array(values, name: str) -> np.ndarray:
+    """``values`` as float64, refusing complex numbers and non-numbers with a clear message."""
+    if np.iscomplexobj(values):
+        raise ValueError(f"{name} must be real numbers, got complex values")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers, got {values!r:.80}") from None
+
+
+def describe_extent(grid: Grid) -> str:
+    """``"x in [a, b], y in [c, d], z in [e, f] km"`` for a grid."""
+    lo, hi = grid.extent_km
+    return ", ".join(f"{axis} in [{lo[k]:g}, {hi[k]:g}]" for k, axis in enumerate("xyz")) + " km"
+
+
+def metres_hint(points_km, grid: Grid) -> str:
+    """``"; the numbers look like metres: ..."`` when points outside ``grid`` (km) lie inside it
+    once divided by 1000 and are over 100 times the grid's largest coordinate, else ``""``."""
+    p = np.asarray(points_km, dtype=np.float64).reshape(-1, 3)
+    outside = p[~grid.contains(p)]
+    scale = float(np.max(np.abs(grid.extent_km)))
+    if not outside.size or not np.all(grid.contains(p / 1000.0)):
+        return ""
+    if np.max(np.abs(outside)) < 100.0 * scale:  # metres are ~1000 times the grid's numbers
+        return ""
+    example = np.round(outside[0] / 1000.0, 6).tolist()
+    return f"; the numbers look like metres: give km (e.g. {example})"
 
 
 def source_features(sources_km, receiver_km) -> np.ndarray:
@@ -196,15 +292,15 @@ def receiver_labels(n: int, prefix: str = "R") -> tuple[str, ...]:
 
 
 def check_position(position_km, extent_km, what: str = "the model") -> None:
-    """Raise ``ValueError`` if a position ``[3]`` km lies outside ``extent_km [2, 3]``, with a
-    hint when the numbers look like metres."""
+    """Raise ``ValueError`` if a position ``[3]`` km lies outside ``extent_km [2, 3]`` (a
+    grid's or a table's corners), with a hint when the numbers look like metres."""
     p = np.asarray(position_km, dtype=np.float64).reshape(3)
     lo, hi = np.asarray(extent_km, dtype=np.float64)
     tol = 1e-6 * np.maximum(hi - lo, 1.0)
     if np.all(p >= lo - tol) and np.all(p <= hi + tol):
         return
-    ranges = ", ".join(f"{c} in [{a:g}, {b:g}]" for c, a, b in zip("xyz", lo, hi, strict=True))
-    hint = ""
-    if np.all(p / 1000.0 >= lo - tol) and np.all(p / 1000.0 <= hi + tol):
-        hint = "; the numbers look like metres: positions are in km"
-    raise ValueError(f"position {p.tolist()} km lies outside {what} ({ranges} km){hint}")
+    grid = Grid(shape=(2, 2, 2), spacing_km=tuple(hi - lo), origin_km=tuple(lo))
+    raise ValueError(
+        f"position {p.tolist()} km lies outside {what} ({describe_extent(grid)})"
+        f"{metres_hint(p, grid)}"
+    )

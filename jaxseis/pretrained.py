@@ -40,7 +40,19 @@ _N_RECEIVERS = 5
 
 def bundled_path(receiver: int, kind: str = BUNDLED_KIND, directory: str | Path | None = None):
     """Path of the emulator file of benchmark receiver ``receiver`` (0-4)."""
-    return Path(directory or BUNDLED_DIR) / f"{kind}_r{int(receiver)}.npz"
+    return Path(directory or BUNDLED_DIR) / f"{kind}_r{_receiver_index(receiver)}.npz"
+
+
+def _receiver_index(r) -> int:
+    """``r`` as a benchmark receiver index 0-4; anything else (``"1"``, ``1.7``, ``True``) is a
+    ``ValueError``."""
+    if isinstance(r, bool) or not isinstance(r, int | np.integer):
+        raise ValueError(
+            f"bundled receiver indices are whole numbers 0-{_N_RECEIVERS - 1}, got {r!r}"
+        )
+    if not 0 <= r < _N_RECEIVERS:
+        raise ValueError(f"bundled receiver index {r} out of range 0-{_N_RECEIVERS - 1}")
+    return int(r)
 
 
 def load_bundled(
@@ -62,12 +74,21 @@ def load_bundled(
 
     Raises:
         FileNotFoundError: a file is missing (remake them with ``jaxseis train --bundled``).
-        ValueError: a receiver index out of range, or a corrupt file.
+        ValueError: ``receivers`` not a sequence of whole numbers 0-4 (a single index too:
+            write ``(1,)``), or a corrupt file.
     """
+    if isinstance(receivers, np.ndarray) and receivers.ndim == 1:
+        receivers = receivers.tolist()
+    if isinstance(receivers, str | bytes) or not isinstance(receivers, Sequence | range):
+        raise ValueError(
+            f"receivers must be a sequence of benchmark receiver indices 0-{_N_RECEIVERS - 1}, "
+            f"e.g. (1,) or (1, 2, 3, 4); got {receivers!r}"
+        )
+    indices = [_receiver_index(r) for r in receivers]
+    if not indices:
+        raise ValueError("receivers is empty: give at least one index 0-4")
     out = []
-    for r in receivers:
-        if not 0 <= int(r) < _N_RECEIVERS:
-            raise ValueError(f"bundled receiver index {r} out of range 0-{_N_RECEIVERS - 1}")
+    for r in indices:
         path = bundled_path(r, kind, directory)
         if not path.exists():
             raise FileNotFoundError(

@@ -146,14 +146,46 @@ def points_per_wavelength(vp_min: float, spacing_m, f0: float) -> float:
 def check_config(model: VelocityModel, config: SolverConfig) -> float:
     """Validate the settings against the model and return the solver time step (s).
 
+    The model is re-validated too (:func:`jaxseis.velocity.from_arrays`: units, finiteness,
+    the grid), so that velocities in km/s are reported as such.
+
     Raises:
-        ValueError: for an unstable time step, a grid too coarse for the wavelet, or settings
-            that are not positive.
+        ValueError: for settings that are not finite positive numbers, a source delay that
+            cuts the wavelet at ``t = 0`` or puts it after the end of the traces, an unstable
+            time step, or a grid too coarse for the wavelet.
     """
-    if config.f0 <= 0 or config.duration <= 0 or config.record_dt <= 0:
-        raise ValueError("f0, duration and record_dt must be positive")
-    if config.n_pml < 0:
-        raise ValueError(f"n_pml must be >= 0, got {config.n_pml}")
+    if not isinstance(config, SolverConfig):
+        raise ValueError(f"config must be a SolverConfig, got {type(config).__name__}")
+    from_arrays(model.vp, model.rho, model.grid, model.name)  # units, finiteness, grid
+    for name, unit in (("f0", "Hz"), ("duration", "s"), ("record_dt", "s")):
+        value = getattr(config, name)
+        if not (_is_real(value) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite positive number ({unit}), got {value!r}")
+    if config.record_dt > config.duration:
+        raise ValueError(
+            f"record_dt ({config.record_dt} s) must not exceed duration ({config.duration} s)"
+        )
+    if config.source_delay is not None:
+        delay = config.source_delay
+        if not (_is_real(delay) and math.isfinite(delay)):
+            raise ValueError(f"source_delay must be a finite number (s) or None, got {delay!r}")
+        if delay < 1.0 / config.f0:
+            raise ValueError(
+                f"source_delay = {delay} s cuts the {config.f0} Hz Ricker wavelet at t = 0 "
+                f"(traces would start mid-wavelet or stay zero); give source_delay >= "
+                f"1 / f0 = {1.0 / config.f0:.4g} s, or None for 1.5 / f0"
+            )
+    if config.t0 - 1.0 / config.f0 >= config.duration:
+        raise ValueError(
+            f"the Ricker wavelet (peak at {config.t0:.4g} s) starts after the end of the traces "
+            f"(duration {config.duration} s): the traces would be all zeros; lengthen duration "
+            "or lower source_delay"
+        )
+    if not (isinstance(config.n_pml, int | np.integer) and config.n_pml >= 0):
+        raise ValueError(f"n_pml must be a whole number >= 0, got {config.n_pml!r}")
+    r = config.pml_reflection
+    if not (_is_real(r) and 0 < r < 1):
+        raise ValueError(f"pml_reflection must lie in (0, 1), got {r!r}")
     if config.dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {config.dtype!r}")
     h = model.grid.spacing_m
@@ -169,9 +201,10 @@ def check_config(model: VelocityModel, config: SolverConfig) -> float:
     if config.dt is None:
         n_sub = math.ceil(config.record_dt / (0.9 * limit))
         return config.record_dt / n_sub
-    dt = float(config.dt)
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt}")
+    dt = config.dt
+    if not (_is_real(dt) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite positive number (s) or None, got {dt!r}")
+    dt = float(dt)
     if dt > limit:
         raise ValueError(
             f"unstable time step: dt = {dt * 1e3:.4f} ms exceeds the CFL limit "
@@ -183,6 +216,10 @@ def check_config(model: VelocityModel, config: SolverConfig) -> float:
             f"record_dt ({config.record_dt} s) must be a whole multiple of dt ({dt} s)"
         )
     return dt
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
 
 
 # --------------------------------------------------------------------------------------------

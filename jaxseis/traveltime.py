@@ -49,9 +49,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -60,6 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.files import atomic_path
 from jaxseis.geometry import Grid, check_points, receiver_labels
 from jaxseis.velocity import VelocityModel
 
@@ -383,29 +383,34 @@ def traveltime_tables(
 
 
 def _read_cached(path: Path, settings: dict, shape) -> np.ndarray | None:
+    """The cached table at ``path``, or ``None`` (absent, or unusable: rebuilt by the caller,
+    with a warning when the file exists but is corrupt)."""
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
             stored = json.loads(str(f["settings"]))
             times = f["times"]
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable or partial: recompute
-    if stored != settings or times.shape != tuple(shape) or not np.all(np.isfinite(times)):
-        return None
-    return times
+    except Exception as err:  # zip, npy, JSON or missing keys: a corrupt entry
+        reason = f"unreadable ({type(err).__name__}: {err})"
+    else:
+        if stored != settings:
+            reason = "made with other settings"
+        elif times.shape != tuple(shape):
+            reason = f"of shape {times.shape}, not {tuple(shape)}"
+        elif not np.all(np.isfinite(times)):
+            reason = "holding NaN or infinite times"
+        else:
+            return times
+    warnings.warn(
+        f"travel-time cache entry {path} is {reason}; rebuilding it", RuntimeWarning, stacklevel=3
+    )
+    return None
 
 
 def _write_cached(path: Path, times: np.ndarray, settings: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, times=times, settings=np.array(json.dumps(settings, sort_keys=True)))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: no ".npz" added
+        np.savez(f, times=times, settings=np.array(json.dumps(settings, sort_keys=True)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_bad_events_are_reported_without_stopping(locator, events, emulators):
     nan = dataclasses.replace(events[1], traces=np.full_like(events[1].traces, np.nan))
     short = dataclasses.replace(events[2], traces=events[2].traces[:, :300],
                                 event_id="short")  # fmt: skip
-    elsewhere = events[3].replace(receivers_km=events[3].receivers_km + [0.05, 0.0, 0.0])
+    elsewhere = events[3].replace(receivers_km=events[3].receivers_km + np.array([0.05, 0, 0]))
     records = locator.locate_blocks([events[0], nan, short, elsewhere, events[4]])
     status = [r["status"] for r in records]
     assert status == ["ok", "error", "error", "error", "ok"]

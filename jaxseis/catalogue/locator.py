@@ -43,8 +43,7 @@ from jaxseis.inference.laplace import laplace_at_mode
 from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
-from jaxseis.likelihood.base import PARAMS, Likelihood
-from jaxseis.likelihood.waveform import WaveformFn, WaveformSearch, waveform_data
+from jaxseis.likelihood.waveform import waveform_data, waveform_template
 from jaxseis.observation import Observation
 from jaxseis.runtime import over_devices
 
@@ -123,12 +122,8 @@ class Locator:
         if domain not in ("time", "frequency"):
             raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
         self.model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
-        self.fn = WaveformFn(self.model.static, domain)
-        self.search = WaveformSearch(self.model.static, self.model.n_samples, self.model.dt)
-        template = Likelihood(
-            self.fn, self.model.params, None, PARAMS, self.model.x64, self.search,
-            self.model.receivers_km, extent_km=self.model.extent_km,
-        )  # fmt: skip
+        template = waveform_template(self.model, domain)
+        self.fn, self.search = template.fn, template.search
         self.space = validate_prior(prior, template)
         self.method = method
         self.stage = stage

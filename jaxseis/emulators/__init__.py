@@ -14,13 +14,17 @@ d18        Das et al. (2018) baseline on raw traces: 100 dominant samples, 200 G
 ========== ==============================================================================
 
 All share :mod:`jaxseis.emulators.base`: ``fit(kind, data, seed=...)``,
-``make_predictor(emulator)`` (a pure ``source [3] -> trace`` function), ``save`` and ``load``.
+``make_predictor(emulator)`` (a pure ``source [3] -> trace`` function), ``predict`` (checked
+and chunked), ``save`` and ``load`` (checked: :mod:`jaxseis.emulators.schema`). Where an
+emulator may be used: :func:`training_box`, :func:`check_sources`, :func:`check_box`
+(:mod:`jaxseis.emulators.domain`).
 """
 
 from jaxseis.emulators import cvae, d18, nn_direct, wgan
 from jaxseis.emulators.ae import AE_GP, AE_NN
 from jaxseis.emulators.base import (
     FAMILIES,
+    MIN_TRAIN_EVENTS,
     Emulator,
     Peaks,
     TrainingData,
@@ -33,6 +37,14 @@ from jaxseis.emulators.base import (
     register,
     save,
     training_data,
+)
+from jaxseis.emulators.batching import default_batch_size
+from jaxseis.emulators.domain import (
+    POLICIES,
+    DomainWarning,
+    check_box,
+    check_sources,
+    training_box,
 )
 from jaxseis.emulators.pca import PCA_GP, PCA_NN
 
@@ -47,9 +59,15 @@ register(d18)
 
 __all__ = [
     "FAMILIES",
+    "MIN_TRAIN_EVENTS",
+    "POLICIES",
+    "DomainWarning",
     "Emulator",
     "Peaks",
     "TrainingData",
+    "check_box",
+    "check_sources",
+    "default_batch_size",
     "fit",
     "fit_peaks",
     "fit_receivers",
@@ -58,5 +76,6 @@ __all__ = [
     "predict",
     "register",
     "save",
+    "training_box",
     "training_data",
 ]

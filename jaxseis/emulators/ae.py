@@ -38,7 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.batching import batch_size_for, gp_batch_size, map_batches
 from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.schema import N_FEATURES, Leaf, gp_shapes, network
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 from jaxseis.train import TrainConfig, TrainResult, mse, train_supervised
 
@@ -154,13 +156,31 @@ class _Autoencoder:
         return core, config_out, info, c_tr, c_va
 
     def _finish(self, core, config, info, data, tic):
-        pred = jax.jit(jax.vmap(self.predict_core(core, config)))(jnp.asarray(data["z_val"]))
+        n_samples = int(data["val"].shape[1])
+        if "gps" in core:
+            size = gp_batch_size(core["gps"], n_samples)
+        else:
+            size = batch_size_for(64 * n_samples)
+        pred = map_batches(jax.jit(jax.vmap(self.predict_core(core, config))), data["z_val"], size)
         info["val_mse"] = float(np.mean((np.asarray(pred) - data["val"]) ** 2))
         info["train_s"] = time.perf_counter() - tic
         return core, config, info
 
     def _code_fn(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
         raise NotImplementedError
+
+    def _code_shapes(self, config: dict, latent_dim: int) -> dict:
+        raise NotImplementedError
+
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        dim = config["latent_dim"]
+        return {
+            "encoder": network(config["encoder"], n_samples, dim),
+            "decoder": network(config["decoder"], dim, n_samples),
+            "latent": {"mean": Leaf((dim,)), "std": Leaf((dim,), positive=True)},
+            **self._code_shapes(config, dim),
+        }
 
     def predict_core(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
         """Standardised features ``[4]`` -> aligned trace ``[n_samples]``."""
@@ -215,6 +235,9 @@ class _AENN(_Autoencoder):
     def _code_fn(self, core, config):
         return apply(config["net"], core["net"])
 
+    def _code_shapes(self, config, latent_dim):
+        return {"net": network(config["net"], N_FEATURES, latent_dim)}
+
 
 class _AEGP(_Autoencoder):
     name = "ae_gp"
@@ -238,7 +261,9 @@ class _AEGP(_Autoencoder):
         )
         tg = time.perf_counter()
         gps = fit_gps(data["z_train"], c_tr, seed=s_gp, **(core_gp_options or {}))
-        pred = np.asarray(predict_gps(gps, jnp.asarray(data["z_val"])))
+        pred = map_batches(
+            jax.jit(lambda z: predict_gps(gps, z)), data["z_val"], gp_batch_size(gps)
+        )
         core["gps"] = gps_to_dict(gps)
         info.update(
             gp_fit_s=time.perf_counter() - tg,
@@ -249,6 +274,9 @@ class _AEGP(_Autoencoder):
     def _code_fn(self, core, config):
         gps = gps_from_dict(core["gps"])
         return lambda z: predict_gps(gps, z)
+
+    def _code_shapes(self, config, latent_dim):
+        return {"gps": gp_shapes(latent_dim)}
 
 
 AE_NN = _AENN()

@@ -13,14 +13,22 @@ D18 baseline follows the paper's framework (Fig. 2):
 Fitting reads the training split and uses the validation split for early stopping and
 nothing else; the test split is never read (:func:`fit` receives only those two splits).
 
-Files: one ``.npz`` holding the arrays and a JSON header with the format version, the family
-and its configuration. Loading refuses a file of another version or family with a clear error.
+Files: one ``.npz`` holding the arrays and a JSON header with the format version, the family,
+its configuration, the model grid and the training box. Files are written atomically
+(:func:`jaxseis.files.atomic_path`). Loading checks the header's schema and every array's shape,
+dtype and values against the family (:mod:`jaxseis.emulators.schema`) and refuses a corrupt
+file, or one of another version or family, with one clear error.
+
+Domain: :func:`predict` refuses sources outside the model grid and, for sources outside the
+training box, follows ``policy`` (see :mod:`jaxseis.emulators.domain`); it evaluates large
+inputs in chunks (:mod:`jaxseis.emulators.batching`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -31,7 +39,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseis.geometry import source_features
+from jaxseis.emulators import schema
+from jaxseis.emulators.batching import default_batch_size, map_batches
+from jaxseis.emulators.domain import (
+    check_policy,
+    check_receiver,
+    check_sources,
+    derive_training_box,
+    training_box,
+)
+from jaxseis.files import atomic_path, json_ready
+from jaxseis.geometry import (
+    DEFAULT_GRID,
+    Grid,
+    check_grid,
+    describe_extent,
+    grid_from_dict,
+    grid_to_dict,
+    metres_hint,
+    source_features,
+)
 from jaxseis.gp import GaussianProcesses, fit_gps, predict_gps
 from jaxseis.preprocess import (
     Alignment,
@@ -45,6 +72,7 @@ from jaxseis.preprocess import (
 __all__ = [
     "FAMILIES",
     "FORMAT_VERSION",
+    "MIN_TRAIN_EVENTS",
     "X64_MESSAGE",
     "Emulator",
     "Family",
@@ -66,6 +94,11 @@ __all__ = [
 
 FORMAT_VERSION = 1
 
+MIN_TRAIN_EVENTS = 10
+"""Fewest training events an emulator is fitted on: the peak GPs have 6 hyperparameters per
+output and the features are standardised with training statistics (families may ask for more:
+PCA needs more events than components)."""
+
 
 class TrainingData(NamedTuple):
     """What an emulator is fitted on: the training and validation splits at one receiver.
@@ -77,6 +110,7 @@ class TrainingData(NamedTuple):
         train_traces: ``[n_train, n_samples]``.
         val_sources: ``[n_val, 3]`` km.
         val_traces: ``[n_val, n_samples]``.
+        grid: the model grid the data were simulated on.
     """
 
     receiver_km: np.ndarray
@@ -85,19 +119,34 @@ class TrainingData(NamedTuple):
     train_traces: np.ndarray
     val_sources: np.ndarray
     val_traces: np.ndarray
+    grid: Grid = DEFAULT_GRID
 
 
 def training_data(dataset, receiver: int | np.ndarray = 0, n_train: int | None = None):
     """The training and validation splits of a :class:`~jaxseis.dataset.Dataset` at one receiver.
 
     ``receiver`` is an index or a position (km); ``n_train`` keeps the first ``n_train``
-    training events (for quick experiments). The test split is not read.
+    training events (for quick experiments; at least :data:`MIN_TRAIN_EVENTS`). The test
+    split is not read.
+
+    Raises:
+        ValueError: a receiver out of range, a bad ``n_train``, or too few training or
+            validation events.
     """
+    if isinstance(receiver, bool):
+        raise ValueError(f"receiver must be an index or a position (km), got {receiver!r}")
     r = receiver if isinstance(receiver, int | np.integer) else dataset.receiver_index(receiver)
     if not 0 <= r < dataset.n_receivers:
         raise ValueError(f"receiver index {r} out of range (dataset has {dataset.n_receivers})")
     tr, va = dataset.indices("train"), dataset.indices("validation")
     if n_train is not None:
+        if isinstance(n_train, bool) or not isinstance(n_train, int | np.integer):
+            raise ValueError(f"n_train must be a whole number, got {n_train!r}")
+        if n_train < MIN_TRAIN_EVENTS:
+            raise ValueError(
+                f"n_train = {n_train} is too small: an emulator needs at least "
+                f"{MIN_TRAIN_EVENTS} training events"
+            )
         tr = tr[:n_train]
     if len(tr) == 0 or len(va) == 0:
         raise ValueError("the dataset needs non-empty training and validation splits")
@@ -108,6 +157,7 @@ def training_data(dataset, receiver: int | np.ndarray = 0, n_train: int | None =
         train_traces=dataset.traces[r, tr],
         val_sources=dataset.sources[va],
         val_traces=dataset.traces[r, va],
+        grid=getattr(dataset, "grid", DEFAULT_GRID),
     )
 
 
@@ -125,6 +175,10 @@ class Emulator(NamedTuple):
         core: the family's parameters, a nested dict of arrays.
         config: the family's JSON-serialisable configuration (architecture, settings).
         info: training record (times, epochs, losses), JSON-serialisable.
+        grid: the model grid of the training data; sources outside it are refused.
+        training_box_km: ``[2, 3]`` lower and upper corners of the training sources (km), or
+            ``None`` (then derived from the GPs' training inputs: see
+            :func:`jaxseis.emulators.domain.training_box`).
     """
 
     kind: str
@@ -137,6 +191,8 @@ class Emulator(NamedTuple):
     core: dict
     config: dict
     info: dict
+    grid: Grid = DEFAULT_GRID
+    training_box_km: np.ndarray | None = None
 
 
 class Family(Protocol):
@@ -254,6 +310,7 @@ def fit(
         **options: family options (e.g. ``config=TrainConfig(...)``).
     """
     family = _family(kind)
+    _check_training_data(data, _min_train(family, options))
     tic = time.perf_counter()
     prepared = _prepare(family, data, seed, alignment_rule, gp_options, peaks)
     core, config, info = family.fit_core(prepared["payload"], seed=seed, **options)
@@ -318,10 +375,12 @@ def _assemble(family, data, prepared, core, config, info, seed, alignment_rule, 
         "peaks_reused": prepared["reused"],
         "fit_s": time.perf_counter() - tic + (prepared["t_gp"] if prepared["reused"] else 0.0),
     }
+    train = np.asarray(data.train_sources, dtype=np.float64)
     return Emulator(
         family.name, np.asarray(data.receiver_km), float(data.dt),
         int(data.train_traces.shape[-1]), prepared["scaler"], prepared["alignment"],
-        prepared["peak_gps"], core, config, info,
+        prepared["peak_gps"], core, config, info, check_grid(data.grid),
+        np.stack([train.min(axis=0), train.max(axis=0)]),
     )  # fmt: skip
 
 
@@ -360,6 +419,8 @@ def fit_receivers(
         raise ValueError("fit_receivers needs at least one receiver")
     family = _family(kind)
     datas = [training_data(dataset, r, n_train=n_train) for r in receivers]
+    for d in datas:
+        _check_training_data(d, _min_train(family, options))
     if not stacked or len(datas) == 1 or not hasattr(family, "fit_core_stacked"):
         if stacked and len(datas) > 1:
             raise ValueError(f"family {kind!r} has no stacked training; use stacked=False")
@@ -375,7 +436,15 @@ def fit_receivers(
     ]
 
 
-def _check_training_data(data: TrainingData) -> None:
+def _min_train(family, options: dict) -> int:
+    """Fewest training events of a family with these options (``family.min_train_events``)."""
+    rule = getattr(family, "min_train_events", None)
+    return max(MIN_TRAIN_EVENTS, int(rule(options)) if rule is not None else 0)
+
+
+def _check_training_data(data: TrainingData, min_train: int = MIN_TRAIN_EVENTS) -> None:
+    grid = check_grid(getattr(data, "grid", DEFAULT_GRID))
+    check_receiver(data.receiver_km, grid, "the training data")
     for name in ("train", "val"):
         s = np.asarray(getattr(data, f"{name}_sources"))
         t = np.asarray(getattr(data, f"{name}_traces"))
@@ -385,6 +454,19 @@ def _check_training_data(data: TrainingData) -> None:
             raise ValueError(f"{name}_traces must be [{s.shape[0]}, n_samples], got {t.shape}")
         if not (np.all(np.isfinite(s)) and np.all(np.isfinite(t))):
             raise ValueError(f"{name} data contain NaN or infinite values")
+        inside = grid.contains(s)
+        if not np.all(inside):
+            i = int(np.flatnonzero(~inside)[0])
+            raise ValueError(
+                f"{name}_sources[{i}] = {s[i].tolist()} km lies outside the grid "
+                f"({describe_extent(grid)}){metres_hint(s, grid)}"
+            )
+    n_train, n_val = len(data.train_sources), len(data.val_sources)
+    if n_train < min_train or n_val < 1:
+        raise ValueError(
+            f"too few events to fit an emulator: {n_train} training and {n_val} validation; "
+            f"it needs at least {min_train} training events and 1 validation event"
+        )
 
 
 X64_MESSAGE = (
@@ -501,23 +583,36 @@ def make_predictor(
     return partial(apply_predictor, static, params)
 
 
-def predict(emulator: Emulator, sources_km) -> np.ndarray:
-    """Traces ``[n, n_samples]`` for sources ``[n, 3]`` (or ``[n_samples]`` for one ``[3]``).
+def predict(
+    emulator: Emulator, sources_km, *, policy: str = "warn", batch_size: int | None = None
+) -> np.ndarray:
+    """Traces ``[n, n_samples]`` for sources ``[n, 3]`` (or ``[n_samples]`` for one ``[3]``), km.
 
-    Validates the input (shape, finiteness) and evaluates the jitted, vmapped predictor.
+    Validates the input (shape, finiteness, the domain: see
+    :func:`jaxseis.emulators.domain.check_sources`) and evaluates the jitted, vmapped
+    predictor in chunks of ``batch_size`` sources.
+
+    Args:
+        emulator: a fitted :class:`Emulator`.
+        sources_km: ``[n, 3]`` or ``[3]`` positions, km.
+        policy: sources inside the grid but outside the training box: ``"warn"`` (default),
+            ``"error"`` or ``"ignore"``. Sources outside the grid are always an error.
+        batch_size: sources per compiled call (memory grows linearly with it). Default
+            (``None``): :func:`jaxseis.emulators.batching.default_batch_size`, as many as fit
+            in 256 MiB of working memory (about 2700 for NN direct, 40 for D18). Up to one
+            chunk of sources is evaluated in a single call on the input's own shape.
+
+    Raises:
+        ValueError: bad shape, NaN, sources outside the grid (with a hint when they look like
+            metres), or outside the training box with ``policy="error"``.
     """
-    s = np.asarray(sources_km, dtype=np.float64)
-    single = s.ndim == 1
-    s = s[None] if single else s
-    if s.ndim != 2 or s.shape[-1] != 3:
-        raise ValueError(
-            f"sources must have shape [n, 3] (x, y, z in km); got {np.shape(sources_km)}"
-        )
-    if not np.all(np.isfinite(s)):
-        raise ValueError("sources contain NaN or infinite coordinates")
+    check_policy(policy)
+    single = np.ndim(sources_km) == 1
+    s = check_sources(emulator, sources_km, policy)
+    size = default_batch_size(emulator) if batch_size is None else batch_size
     with jax.enable_x64(True):  # float64 peak GPs (see predictor_parts); float32 network
         f = jax.jit(jax.vmap(make_predictor(emulator)))
-        out = np.asarray(f(jnp.asarray(s, jnp.float64)))
+        out = map_batches(lambda x: f(jnp.asarray(x, jnp.float64)), s, size)
     return out[0] if single else out
 
 
@@ -550,11 +645,20 @@ def _key(p: str):
 
 
 def save(emulator: Emulator, path: str | Path) -> Path:
-    """Save an emulator as ``.npz``: arrays plus a JSON header (format version, family, config)."""
+    """Save an emulator as ``.npz``: arrays plus a JSON header (format version, family, config,
+    grid, training box).
+
+    The file is written atomically (:func:`jaxseis.files.atomic_path`): concurrent savers of
+    one path leave one complete file, and an interrupted save leaves the old file (or none)
+    and at most a temporary ``.NAME.<random>.partial`` that no ``*.npz`` pattern matches.
+    Non-finite numbers in ``info`` (a training record) are stored as ``null``.
+
+    Raises:
+        ValueError: if the configuration is not JSON-serialisable or the arrays are not finite.
+    """
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     _flatten(emulator.core, "core", arrays)
     arrays["feature_scaler/mean"] = np.asarray(emulator.feature_scaler.mean)
@@ -565,6 +669,11 @@ def save(emulator: Emulator, path: str | Path) -> Path:
             arrays[f"peak_gps/{name}"] = np.asarray(getattr(g, name))
         arrays["peak_gps/x_scaler_mean"] = np.asarray(g.x_scaler.mean)
         arrays["peak_gps/x_scaler_std"] = np.asarray(g.x_scaler.std)
+    bad = [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.all(np.isfinite(a))]
+    if bad:
+        raise ValueError(f"cannot save an emulator with NaN or infinite parameters ({bad[0]})")
+    grid = check_grid(emulator.grid)
+    check_receiver(emulator.receiver_km, grid, "cannot save the emulator")
     header = {
         "format": "jaxseis.Emulator",
         "format_version": FORMAT_VERSION,
@@ -574,17 +683,40 @@ def save(emulator: Emulator, path: str | Path) -> Path:
         "n_samples": emulator.n_samples,
         "alignment": None if emulator.alignment is None else emulator.alignment._asdict(),
         "config": emulator.config,
-        "info": emulator.info,
+        "info": _nulls_for_nonfinite(emulator.info),
+        "grid": grid_to_dict(grid),
+        "training_box_km": np.stack(training_box(emulator)).tolist(),
     }
-    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    try:
+        text = json.dumps(json_ready(header), allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"cannot save the emulator: its header is not JSON ({err})") from None
+    arrays["__header__"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    # an open file, so that NumPy adds no ".npz" to the temporary name
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return path
 
 
+def _nulls_for_nonfinite(tree):
+    if isinstance(tree, dict):
+        return {k: _nulls_for_nonfinite(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [_nulls_for_nonfinite(v) for v in tree]
+    if isinstance(tree, float | np.floating) and not math.isfinite(tree):
+        return None
+    return tree
+
+
 def load(path: str | Path, kind: str | None = None) -> Emulator:
-    """Load an emulator saved by :func:`save`.
+    """Load an emulator saved by :func:`save`, after checking it.
+
+    The header must follow the schema of :mod:`jaxseis.emulators.schema` (a JSON object with
+    the required keys and types, a known family); every array (feature standardiser, peak
+    GPs, the family's core) must have the shape the header and family imply, a floating
+    dtype and finite values; the receiver must lie inside the model grid (the header's
+    ``grid``, else :data:`jaxseis.geometry.DEFAULT_GRID`). The training box is read from the
+    header or, for files without it, derived from the GPs' training inputs.
 
     Args:
         path: the ``.npz`` file.
@@ -592,8 +724,11 @@ def load(path: str | Path, kind: str | None = None) -> Emulator:
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: not an emulator file, corrupt, another format version or family.
+        ValueError: not an emulator file, corrupt (one message naming the file and the first
+            problem), another format version or family.
     """
+    from jaxseis import emulators  # noqa: F401  (registers the built-in families)
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"emulator file not found: {path}")
@@ -601,45 +736,79 @@ def load(path: str | Path, kind: str | None = None) -> Emulator:
         with np.load(path, allow_pickle=False) as z:
             flat = {k: z[k] for k in z.files}
         header = json.loads(flat.pop("__header__").tobytes().decode())
-    except Exception as err:  # zip, npy or JSON errors all mean a corrupt file
+    except Exception as err:  # zip, npy, JSON or decoding errors all mean a corrupt file
         raise ValueError(f"{path} is not a readable jaxseis emulator file ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is corrupt: {schema.check_header(header, FAMILIES)[0]}")
     if header.get("format") != "jaxseis.Emulator":
         raise ValueError(f"{path} is not a jaxseis emulator file")
-    if header.get("format_version") != FORMAT_VERSION:
+    version = header.get("format_version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
         raise ValueError(
-            f"{path} has emulator format version {header.get('format_version')}; this jaxseis "
-            f"reads version {FORMAT_VERSION}"
+            f"{path} has emulator format version {version!r}; this jaxseis reads version "
+            f"{FORMAT_VERSION}"
         )
+    problems = schema.check_header(header, FAMILIES)
+    if problems:
+        raise ValueError(f"{path} is corrupt: {_summary(problems)}")
     if kind is not None and header["kind"] != kind:
         raise ValueError(f"{path} holds a {header['kind']!r} emulator, not {kind!r}")
-    _family(header["kind"])
+    family = FAMILIES[header["kind"]]
     try:
-        peak = None
-        if "peak_gps/alpha" in flat:
-            peak = GaussianProcesses(
-                x=flat["peak_gps/x"], alpha=flat["peak_gps/alpha"],
-                log_amp=flat["peak_gps/log_amp"], log_scales=flat["peak_gps/log_scales"],
-                log_noise=flat["peak_gps/log_noise"],
-                x_scaler=Standardizer(
-                    flat["peak_gps/x_scaler_mean"], flat["peak_gps/x_scaler_std"]
-                ),
-                y_mean=flat["peak_gps/y_mean"], y_std=flat["peak_gps/y_std"],
-            )  # fmt: skip
-        em = Emulator(
-            kind=header["kind"],
-            receiver_km=np.asarray(header["receiver_km"]),
-            dt=float(header["dt"]),
-            n_samples=int(header["n_samples"]),
-            feature_scaler=Standardizer(flat["feature_scaler/mean"], flat["feature_scaler/std"]),
-            alignment=None if header["alignment"] is None else Alignment(**header["alignment"]),
-            peak_gps=peak,
-            core=_unflatten(flat, "core"),
-            config=header["config"],
-            info=header["info"],
-        )
-    except KeyError as err:
-        raise ValueError(f"{path} is corrupt: missing {err}") from None
-    for leaf in jax.tree.leaves(em.core):
-        if not np.all(np.isfinite(leaf)):
-            raise ValueError(f"{path} is corrupt: non-finite parameters")
+        grid = grid_from_dict(header["grid"]) if "grid" in header else DEFAULT_GRID
+        check_receiver(header["receiver_km"], grid, str(path))
+        expected, described = schema.expected_arrays(family, header)
+    except ValueError as err:
+        raise ValueError(f"{path} is corrupt: {err}") from None
+    problems = schema.check_arrays(flat, expected, described)
+    if problems:
+        raise ValueError(f"{path} is corrupt: {_summary(problems)}")
+    peak = None
+    if family.uses_alignment:
+        peak = GaussianProcesses(
+            x=flat["peak_gps/x"], alpha=flat["peak_gps/alpha"],
+            log_amp=flat["peak_gps/log_amp"], log_scales=flat["peak_gps/log_scales"],
+            log_noise=flat["peak_gps/log_noise"],
+            x_scaler=Standardizer(flat["peak_gps/x_scaler_mean"], flat["peak_gps/x_scaler_std"]),
+            y_mean=flat["peak_gps/y_mean"], y_std=flat["peak_gps/y_std"],
+        )  # fmt: skip
+    box = header.get("training_box_km")
+    em = Emulator(
+        kind=header["kind"],
+        receiver_km=np.asarray(header["receiver_km"], dtype=np.float64),
+        dt=float(header["dt"]),
+        n_samples=int(header["n_samples"]),
+        feature_scaler=Standardizer(flat["feature_scaler/mean"], flat["feature_scaler/std"]),
+        alignment=None if header["alignment"] is None else Alignment(**header["alignment"]),
+        peak_gps=peak,
+        core=_unflatten(flat, "core"),
+        config=header["config"],
+        info=header["info"],
+        grid=grid,
+        training_box_km=None if box is None else np.asarray(box, dtype=np.float64),
+    )
+    if box is None:
+        em = em._replace(training_box_km=derive_training_box(em))
+    problem = _core_output_problem(family, em)
+    if problem:
+        raise ValueError(f"{path} is corrupt: {problem}")
     return em
+
+
+def _summary(problems: list[str]) -> str:
+    more = len(problems) - 1
+    return problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def _core_output_problem(family, emulator: Emulator) -> str | None:
+    """Why the core does not map 4 features to a trace of ``n_samples`` (``None`` if it does)."""
+    try:
+        fn = family.predict_core(emulator.core, emulator.config)
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((schema.N_FEATURES,), jnp.float32))
+    except Exception as err:  # any failure to trace the core means an inconsistent file
+        text = str(err).strip().splitlines()
+        return f"its core cannot be evaluated ({text[0] if text else type(err).__name__})"
+    shape = getattr(out, "shape", None)
+    if shape != (emulator.n_samples,):
+        return f"its core gives traces of shape {shape}, expected ({emulator.n_samples},)"
+    return None

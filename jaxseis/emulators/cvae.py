@@ -53,9 +53,18 @@ import numpy as np
 import optax
 
 from jaxseis.emulators.networks import LEAKY_SLOPE, apply, count_parameters, init_state
+from jaxseis.emulators.schema import network
 from jaxseis.train import TrainConfig, mse, train
 
-__all__ = ["cvae_specs", "encoder_mean", "fit_core", "name", "predict_core", "uses_alignment"]
+__all__ = [
+    "core_shapes",
+    "cvae_specs",
+    "encoder_mean",
+    "fit_core",
+    "name",
+    "predict_core",
+    "uses_alignment",
+]
 
 name = "cvae"
 uses_alignment = True
@@ -164,6 +173,18 @@ def fit_core(
         "val_mu_over_sigma_rms": float(jnp.sqrt(jnp.mean(mu**2)) / latent_std),
     }
     return best, cfg, info
+
+
+def core_shapes(config: dict, n_samples: int) -> dict:
+    """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+    dim = config["latent_dim"]
+    encoder = network(config["encoder"], n_samples, None)
+    width = config["encoder"]["sizes"][-1]
+    return {
+        "encoder": encoder,
+        "head": network(config["head"], width + N_FEATURES, dim),
+        "decoder": network(config["decoder"], dim + N_FEATURES, n_samples),
+    }
 
 
 def predict_core(core: dict, config: dict):

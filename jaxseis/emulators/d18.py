@@ -40,11 +40,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.batching import default_batch_size, gp_batch_size, map_batches
+from jaxseis.emulators.schema import gp_shapes
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 
 __all__ = [
     "COLLISION_RULES",
     "collision_rate",
+    "core_shapes",
     "dominant_samples",
     "fit_core",
     "name",
@@ -153,9 +156,9 @@ def fit_core(
     core = {"gps": gps_to_dict(gps)}
     cfg = {"k": k, "n_samples": n_samples, "collision": collision, "gp_options": options}
     tv = time.perf_counter()
-    z_val = jnp.asarray(data["z_val"])
-    _, idx_val = jax.jit(jax.vmap(predict_dominant(core, cfg)))(z_val)
-    pred = np.asarray(jax.jit(jax.vmap(predict_core(core, cfg)))(z_val))
+    size = gp_batch_size(core["gps"], n_samples)
+    _, idx_val = map_batches(jax.jit(jax.vmap(predict_dominant(core, cfg))), data["z_val"], size)
+    pred = map_batches(jax.jit(jax.vmap(predict_core(core, cfg))), data["z_val"], size)
     info = {
         "train_s": train_s,
         "n_gps": 2 * k,
@@ -177,6 +180,15 @@ def predict_dominant(core: dict, config: dict) -> Callable[[jax.Array], tuple]:
         return out[..., :k], out[..., k:]
 
     return f
+
+
+def core_shapes(config: dict, n_samples: int) -> dict:
+    """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+    if config["n_samples"] != n_samples:
+        raise ValueError(f"config n_samples {config['n_samples']} is not {n_samples}")
+    if config.get("collision") not in COLLISION_RULES:
+        raise ValueError(f"unknown collision rule {config.get('collision')!r}")
+    return {"gps": gp_shapes(2 * config["k"])}
 
 
 def predict_core(core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
@@ -202,5 +214,5 @@ def collision_rate(emulator, sources_km) -> float:
     z = emulator.feature_scaler.apply(source_features(s, emulator.receiver_km))
     core = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), emulator.core)
     f = jax.jit(jax.vmap(predict_dominant(core, emulator.config)))
-    _, idx = f(jnp.asarray(z, jnp.float32))
+    _, idx = map_batches(f, np.asarray(z, np.float32), default_batch_size(emulator))
     return float(jnp.mean(_collisions(idx, int(emulator.config["n_samples"]))))

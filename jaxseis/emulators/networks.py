@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-__all__ = ["MLP", "apply", "build", "graphdef_of", "init_state", "to_arrays"]
+__all__ = ["MLP", "apply", "build", "graphdef_of", "init_state", "parameter_shapes", "to_arrays"]
 
 LEAKY_SLOPE = 0.2  # the paper's LeakyReLU slope (TensorFlow's default; JAX's is 0.01)
 
@@ -75,6 +75,26 @@ def _graphdef(key: tuple):
 def graphdef_of(spec: dict):
     """The (cached) NNX graph definition of a network spec."""
     return _graphdef(_spec_key(spec))[0]
+
+
+def parameter_shapes(spec: dict) -> dict:
+    """Nested dict (the layout of the pure dict of parameters) of the shapes of a network
+    spec's parameters, e.g. ``{"layers": {0: {"kernel": (4, 64), "bias": (64,)}, ...}}``.
+
+    Raises:
+        ValueError: for a spec that is not a valid network description.
+    """
+    if not isinstance(spec, dict) or spec.get("type") != "mlp":
+        raise ValueError(f"invalid network spec {spec!r:.120}: the type must be 'mlp'")
+    try:
+        key = _spec_key(spec)
+        if not all(isinstance(n, int) and n > 0 for n in key[1]) or len(key[1]) < 2:
+            raise ValueError(f"layer sizes must be >= 2 positive integers, got {list(key[1])}")
+        abstract = _graphdef(key)[1]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"invalid network spec {spec!r:.120}: {err}") from None
+    leaves = nnx.to_pure_dict(abstract)
+    return jax.tree.map(lambda a: tuple(int(n) for n in a.shape), leaves)
 
 
 def init_state(spec: dict, seed: int) -> dict:

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.schema import N_FEATURES, network
 from jaxseis.train import TrainConfig, mse, train_supervised, train_supervised_stacked
 
 name = "nn_direct"
@@ -86,6 +87,11 @@ def fit_core_stacked(
         config=config, desc=f"{name} x{m}",
     )  # fmt: skip
     return [_fitted(res, spec, learning_rate, stacked_receivers=m) for res in results]
+
+
+def core_shapes(config: dict, n_samples: int) -> dict:
+    """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+    return {"net": network(config["net"], N_FEATURES, n_samples)}
 
 
 def predict_core(core: dict, config: dict):

@@ -12,10 +12,11 @@ GPs), by default ``n_subset=400, n_restarts=2, n_iter=200``.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.emulators.batching import gp_batch_size, map_batches
 from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.schema import N_FEATURES, gp_shapes, network, pca_shapes
 from jaxseis.gp import fit_gps, gps_from_dict, gps_to_dict, predict_gps
 from jaxseis.train import TrainConfig, mse, train_supervised
 
@@ -57,9 +58,15 @@ def _pca_arrays(pca: dict) -> dict:
     return {k: np.asarray(v) for k, v in pca.items() if k != "explained"}
 
 
+def _min_train_events(options: dict) -> int:
+    """PCA of ``n`` traces has rank ``n - 1``: more training events than components."""
+    return int(options.get("n_components", 20)) + 1
+
+
 class _PCANN:
     name = "pca_nn"
     uses_alignment = True
+    min_train_events = staticmethod(_min_train_events)
 
     def fit_core(
         self, data: dict, *, seed: int, n_components: int = 20, hidden=(50, 50, 50),
@@ -87,6 +94,11 @@ class _PCANN:
         core = {"pca": _pca_arrays(pca), "net": res.state[0]}
         return core, {"net": spec, "n_components": n_components}, info
 
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        k = config["n_components"]
+        return {"pca": pca_shapes(k, n_samples), "net": network(config["net"], N_FEATURES, k)}
+
     def predict_core(self, core: dict, config: dict):
         net = apply(config["net"], core["net"])
         pca = core["pca"]
@@ -96,6 +108,7 @@ class _PCANN:
 class _PCAGP:
     name = "pca_gp"
     uses_alignment = True
+    min_train_events = staticmethod(_min_train_events)
 
     def fit_core(self, data: dict, *, seed: int, n_components: int = 20, core_gp_options=None):
         import time
@@ -106,7 +119,8 @@ class _PCAGP:
         options = {**DEFAULT_CORE_GP_OPTIONS, **(core_gp_options or {})}
         gps = fit_gps(data["z_train"], c_tr, seed=seed, **options)
         c_va = _coefficients(pca, data["val"])
-        pred = np.asarray(predict_gps(gps, jnp.asarray(data["z_val"], jnp.float32)))
+        z_val = np.asarray(data["z_val"], np.float32)
+        pred = map_batches(jax.jit(lambda z: predict_gps(gps, z)), z_val, gp_batch_size(gps))
         info = {
             "train_s": time.perf_counter() - tic,
             "val_coefficient_mse": float(np.mean((pred - c_va) ** 2)),
@@ -114,6 +128,11 @@ class _PCAGP:
         }
         core = {"pca": _pca_arrays(pca), "gps": gps_to_dict(gps)}
         return core, {"n_components": n_components}, info
+
+    def core_shapes(self, config: dict, n_samples: int) -> dict:
+        """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+        k = config["n_components"]
+        return {"pca": pca_shapes(k, n_samples), "gps": gp_shapes(k)}
 
     def predict_core(self, core: dict, config: dict):
         gps = gps_from_dict(core["gps"])

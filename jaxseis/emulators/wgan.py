@@ -64,9 +64,19 @@ import numpy as np
 import optax
 
 from jaxseis.emulators.networks import LEAKY_SLOPE, apply, count_parameters, init_state
+from jaxseis.emulators.schema import Leaf, network
 from jaxseis.train import TrainConfig, mse, train
 
-__all__ = ["critic", "fit_core", "generate", "name", "predict_core", "uses_alignment", "wgan_specs"]
+__all__ = [
+    "core_shapes",
+    "critic",
+    "fit_core",
+    "generate",
+    "name",
+    "predict_core",
+    "uses_alignment",
+    "wgan_specs",
+]
 
 name = "wgan_gp"
 uses_alignment = True
@@ -228,6 +238,16 @@ def fit_core(
         "n_params_critic": count_parameters(res.state[1]),
     }
     return core, cfg, info
+
+
+def core_shapes(config: dict, n_samples: int) -> dict:
+    """Shapes of the core's arrays (see :mod:`jaxseis.emulators.schema`)."""
+    dim = config["latent_dim"]
+    return {
+        "generator": network(config["generator"], dim + N_FEATURES, n_samples),
+        "scaler": {"mean": Leaf(()), "std": Leaf((), positive=True)},
+        "z_pred": Leaf((dim,)),
+    }
 
 
 def predict_core(core: dict, config: dict):

@@ -122,6 +122,7 @@ def locate(
     options=None,
     diagnostics: bool = True,
     bank: Bank | None = None,
+    domain: str = "error",
 ):
     """The posterior of an event's parameters.
 
@@ -142,6 +143,8 @@ def locate(
             modes, Laplace Hessian).
         bank: fixed candidates with precomputed spectra for the global stage (see
             :mod:`jaxseis.catalogue`); default: prior draws.
+        domain: a prior box leaving the emulators' training domain is an ``"error"``
+            (default), ``"clip"`` -ped with a warning, a ``"warn"`` ing or ``"ignore"`` d.
 
     Returns:
         ``arviz.InferenceData``: ``posterior`` with the free parameters (``x``, ``y``, ``z`` km,
@@ -156,7 +159,7 @@ def locate(
             starting point, or one that does not return a scalar.
     """
     lik = as_likelihood(likelihood)
-    space = validate_prior(prior, lik)
+    space = validate_prior(prior, lik, domain=domain)
     method, options = resolve_options(method, options)
     check_key(key)
     tic = time.perf_counter()

@@ -28,6 +28,7 @@ from jaxseis.likelihood.base import PARAMS, Likelihood
 __all__ = [
     "DEFAULT_LOG_AMPLITUDE_RANGE",
     "DEFAULT_T0_WINDOW_S",
+    "DOMAIN_POLICIES",
     "BoxPrior",
     "Space",
     "event_prior",
@@ -133,16 +134,36 @@ def _interval(name: str, value, unit: str) -> tuple[float, float]:
     return lo, hi
 
 
+DOMAIN_POLICIES = ("error", "clip", "warn", "ignore")
+"""What :func:`validate_prior` does with a box that leaves the likelihood's training domain."""
+
+
 def validate_prior(
-    prior: BoxPrior, likelihood: Likelihood | None = None, grid: Grid = DEFAULT_GRID
+    prior: BoxPrior,
+    likelihood: Likelihood | None = None,
+    *,
+    grid: Grid = DEFAULT_GRID,
+    domain: str = "error",
 ) -> Space:
     """Check a prior (against a likelihood's domain where given) and return its :class:`Space`.
 
+    Args:
+        prior: the prior.
+        likelihood: its region (model grid or table), training domain (the emulators'
+            training box, to within one grid spacing: the training sources' own resolution),
+            the parameters it depends on and its trace window are checked.
+        grid: the model grid when no likelihood says otherwise.
+        domain: a box leaving the training domain is an ``"error"`` (default), ``"clip"`` -ped
+            to it with a warning, a ``"warn"`` ing, or ``"ignore"`` d.
+
     Raises:
         ValueError: a corner not ``[3]``, NaN or infinity, an empty interval, a box leaving
-            the likelihood's region (or ``grid``), a free parameter the likelihood does not
-            depend on, or a ``t0`` window longer than the likelihood allows.
+            the likelihood's region (or ``grid``) or its training domain, a free parameter the
+            likelihood does not depend on, or a ``t0`` window that moves the arrivals out of
+            the trace.
     """
+    if domain not in DOMAIN_POLICIES:
+        raise ValueError(f"domain must be one of {DOMAIN_POLICIES}; got {domain!r}")
     if not isinstance(prior, BoxPrior):
         raise ValueError(f"prior must be a BoxPrior; got {type(prior).__name__}")
     lo = np.asarray(prior.lower, dtype=np.float64)
@@ -167,7 +188,17 @@ def validate_prior(
                 f"prior box along {name}, [{lo[i]}, {hi[i]}] km, lies outside {what} "
                 f"[{extent[0, i]}, {extent[1, i]}] km"
             )
+    if likelihood is not None and likelihood.domain_km is not None and domain != "ignore":
+        lo, hi = _check_domain(lo, hi, likelihood, domain)
     t_lo, t_hi = _interval("t0", prior.t0, "s")
+    if likelihood is not None and likelihood.window is not None:
+        arrival, length = likelihood.window
+        if arrival + t_lo < 0.0 or arrival + t_hi > length:
+            raise ValueError(
+                f"the t0 window [{t_lo:g}, {t_hi:g}] s moves the emulators' reference arrival "
+                f"(at {arrival:.3f} s after the origin) out of the {length:g} s trace; narrow "
+                "the window, or choose a reference time closer to the event's origin"
+            )
     a_lo, a_hi = _interval("log_amplitude", prior.log_amplitude, "")
     lower = np.concatenate([lo, [t_lo, a_lo]])
     upper = np.concatenate([hi, [t_hi, a_hi]])
@@ -214,3 +245,37 @@ def log_density(fn: Callable, model, data, space: Space, u) -> jax.Array:
     jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), axis=-1)
     ll = fn(theta, model, data)
     return jnp.where(jnp.isnan(ll), -jnp.inf, ll) + jac
+
+
+def _check_domain(lo, hi, likelihood: Likelihood, policy: str):
+    """The box checked against the likelihood's training domain (one grid spacing of
+    tolerance); clipped into it with ``policy="clip"``."""
+    import warnings
+
+    d_lo, d_hi = np.asarray(likelihood.domain_km, dtype=np.float64)
+    tol = (
+        np.zeros(3)
+        if likelihood.resolution_km is None
+        else np.asarray(likelihood.resolution_km, dtype=np.float64)
+    )
+    outside = (lo < d_lo - tol - 1e-9) | (hi > d_hi + tol + 1e-9)
+    if not np.any(outside):
+        return lo, hi
+    axes = ", ".join(
+        f"{PARAMS[i]} [{lo[i]:g}, {hi[i]:g}] vs [{d_lo[i]:g}, {d_hi[i]:g}]"
+        for i in np.flatnonzero(outside)
+    )
+    message = (
+        f"the prior box leaves the emulators' training domain ({axes} km): the emulators "
+        "would extrapolate there"
+    )
+    if policy == "error":
+        raise ValueError(f"{message}; shrink the box, or pass domain='clip' to clip it")
+    if policy == "clip":
+        lo, hi = np.maximum(lo, d_lo), np.minimum(hi, d_hi)
+        if np.any(lo >= hi):
+            raise ValueError(f"{message}, and clipping it leaves nothing")
+        warnings.warn(f"{message}; clipped to it", UserWarning, stacklevel=4)
+    else:
+        warnings.warn(message, UserWarning, stacklevel=4)
+    return lo, hi

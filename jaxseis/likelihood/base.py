@@ -57,6 +57,13 @@ class Likelihood(NamedTuple):
         extent_km: ``[2, 3]`` lower and upper corners of the region where positions are
             defined (the model grid or the travel-time table), or None. Eager calls refuse
             positions outside it; compiled ones return ``-inf`` or extrapolate.
+        domain_km: ``[2, 3]`` the box where the model was trained (an emulator set's training
+            box), or None; a prior leaving it is refused or clipped
+            (:func:`jaxseis.inference.validate_prior`).
+        resolution_km: ``[3]`` the spacing of the training positions (the model grid's), the
+            tolerance of that check.
+        window: ``(reference arrival s, trace length s)`` for the check of the ``t0`` prior
+            (an origin-time window that moves the arrivals out of the trace), or None.
 
     Calling it, ``likelihood(theta)``, evaluates ``log L`` eagerly for ``theta [5]`` or a
     position ``[3]`` (``t0 = 0``, ``log_amplitude = 0``).
@@ -71,6 +78,9 @@ class Likelihood(NamedTuple):
     receivers_km: np.ndarray | None = None
     stations: tuple[str, ...] = ()
     extent_km: np.ndarray | None = None
+    domain_km: np.ndarray | None = None
+    resolution_km: np.ndarray | None = None
+    window: tuple[float, float] | None = None
 
     def __call__(self, theta) -> jax.Array:
         return evaluate(self, theta)

@@ -41,9 +41,11 @@ from jaxseis.noise import WhiteNoise, rfft_weights
 from jaxseis.observation import Observation
 
 __all__ = [
+    "WaveformFn",
     "WaveformSearch",
     "waveform_data",
     "waveform_log_likelihood",
+    "waveform_template",
 ]
 
 _LAG_UPSAMPLE = 2  # lags of the global search at dt / 2, refined by a parabola
@@ -247,16 +249,29 @@ def waveform_log_likelihood(
     """
     model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
     data, domain = waveform_data(model, obs, extra_variance=extra_variance, domain=domain)
+    lik = waveform_template(model, domain)
+    return lik._replace(data=data, stations=obs.match(model.receivers_km).stations)
+
+
+def waveform_template(model: ForwardModel, domain: str = "time") -> Likelihood:
+    """The waveform likelihood of a forward model without data: its function, search, model
+    arrays and domain checks, to which :func:`waveform_data` of each event is added (the
+    catalogue's locator builds it once)."""
+    window = None
+    if model.reference_arrival_s is not None:
+        window = (model.reference_arrival_s, model.n_samples * model.dt)
     return Likelihood(
         fn=WaveformFn(model.static, domain),
         model=model.params,
-        data=data,
+        data=None,
         uses=PARAMS,
         x64=model.x64,
         search=WaveformSearch(model.static, model.n_samples, model.dt),
         receivers_km=model.receivers_km,
-        stations=obs.match(model.receivers_km).stations,
         extent_km=model.extent_km,
+        domain_km=model.training_box_km,
+        resolution_km=model.grid_spacing_km,
+        window=window,
     )
 
 
