@@ -39,7 +39,7 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, forward_model
 from jaxseis.inference.global_stage import Bank, GlobalStage, find_modes, select_modes
-from jaxseis.inference.laplace import laplace_at_mode
+from jaxseis.inference.laplace import laplace_draws, laplace_mixture
 from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
@@ -257,23 +257,18 @@ class Locator:
     def _laplace_record(self, modes, g, h, key) -> dict:
         if isinstance(modes, Exception):
             return {"status": "error", "error": str(modes)}
-        i = int(modes.index[0])
-        theta, cov, gnorm, positive = laplace_at_mode(self.space, modes.u[0], g[i], h[i])
-        full = np.zeros((5, 5))
-        idx = np.asarray(self.space.free)
-        full[np.ix_(idx, idx)] = cov
+        means, covs, weights, norms, positive = laplace_mixture(self.space, modes, g, h)
         free = [k in self.space.free for k in range(5)]
-        rec = {"status": "ok", **gaussian_summary(theta, full, free, "laplace")}
+        rec = {"status": "ok", **gaussian_summary(means, covs, free, "laplace", weights)}
         rec.update(
             global_stage_modes_used=len(modes.u),
             laplace_positive_definite=positive,
-            laplace_grad_norm=gnorm,
+            laplace_grad_norm=float(norms.max()),
             loglik=float(modes.lp[0]),
         )
         if self.keep_draws:
-            from jaxseis.inference.laplace import laplace_draws
-
-            rec["draws"] = laplace_draws(key, self.space, theta, cov, 1000).tolist()
+            draws = laplace_draws(key, self.space, means, covs, 1000, weights)
+            rec["draws"] = draws.tolist()
         return rec
 
     def _nuts_records(self, data, modes, k_init, k_run, size) -> list[dict]:

@@ -9,6 +9,11 @@ and Hessian there. The Hessian in the parameters themselves follows exactly by t
 compiles no program of its own. A Hessian that is not negative definite (a saddle or a flat
 direction) is reported, and its eigenvalues are floored so that the covariance stays usable.
 
+A posterior with several modes (a depth-origin-time ridge cut by cycle skipping, for
+instance) is approximated by the mixture of its modes' Laplace approximations, weighed by their
+Laplace masses (:func:`laplace_mixture`): the summary's moments and quantiles are the
+mixture's.
+
 This is the catalogue's default method: a handful of exact Hessians per event instead of
 thousands of gradient evaluations; the calibration study (``bench/bench_events.py``) checks it
 against NUTS.
@@ -24,7 +29,13 @@ import numpy as np
 from jaxseis.inference.global_stage import GlobalStage
 from jaxseis.inference.prior import Space
 
-__all__ = ["LaplaceOptions", "check_laplace_options", "laplace_at_mode", "laplace_draws"]
+__all__ = [
+    "LaplaceOptions",
+    "check_laplace_options",
+    "laplace_at_mode",
+    "laplace_draws",
+    "laplace_mixture",
+]
 
 _EIG_FLOOR = 1e-12  # relative floor of the precision eigenvalues
 
@@ -82,14 +93,52 @@ def laplace_at_mode(space: Space, u, grad_u, hess_u):
     return theta, cov, float(np.linalg.norm(g)), positive
 
 
-def laplace_draws(key, space: Space, theta, cov, num_draws: int) -> np.ndarray:
-    """``num_draws`` draws ``[n, 5]`` from the Laplace approximation, clipped into the box."""
+def laplace_mixture(space: Space, modes, grad_u, hess_u):
+    """The Laplace approximation of every mode the global stage kept, as a mixture.
+
+    Args:
+        space: the prior's space.
+        modes: :class:`~jaxseis.inference.global_stage.Modes` of a ``jacobian=False`` stage
+            (maxima of ``log L``), with their mass fractions.
+        grad_u, hess_u: ``[K, d]`` and ``[K, d, d]`` of the polished points.
+
+    Returns:
+        ``(means [M, 5], covs [M, 5, 5] (zero rows for fixed parameters), weights [M],
+        gradient norms [M], all positive definite)``; the weights are the modes' Laplace
+        mass fractions, renormalised over the kept modes.
+    """
     idx = np.asarray(space.free)
-    mean = np.asarray(theta, dtype=np.float64)
-    cov = np.asarray(cov, dtype=np.float64)
-    z = np.asarray(jax.random.normal(key, (num_draws, len(idx))), dtype=np.float64)
-    lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
-    free = mean[idx] + (z * np.sqrt(np.maximum(lam, 0.0))) @ vec.T
-    out = np.broadcast_to(mean, (num_draws, 5)).copy()
-    out[:, idx] = np.clip(free, space.lower[idx], space.upper[idx])
+    means, covs, norms, positive = [], [], [], True
+    for u, i in zip(modes.u, modes.index, strict=True):
+        theta, cov, gnorm, pd = laplace_at_mode(space, u, grad_u[i], hess_u[i])
+        full = np.zeros((5, 5))
+        full[np.ix_(idx, idx)] = cov
+        means.append(theta)
+        covs.append(full)
+        norms.append(gnorm)
+        positive = positive and pd
+    weights = np.asarray(modes.mass, dtype=np.float64)
+    return np.stack(means), np.stack(covs), weights / weights.sum(), np.asarray(norms), positive
+
+
+def laplace_draws(key, space: Space, means, covs, num_draws: int, weights=None) -> np.ndarray:
+    """``num_draws`` draws ``[n, 5]`` from the Laplace approximation (one Gaussian ``[5]``,
+    ``[5, 5]``, or a mixture ``[M, 5]``, ``[M, 5, 5]`` with ``weights``), clipped into the
+    box."""
+    idx = np.asarray(space.free)
+    means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+    covs = np.asarray(covs, dtype=np.float64).reshape(len(means), *np.shape(covs)[-2:])
+    w = np.ones(len(means)) / len(means) if weights is None else np.asarray(weights)
+    key_mode, key_z = jax.random.split(key)
+    which = np.asarray(jax.random.choice(key_mode, len(means), (num_draws,), p=w / w.sum()))
+    z = np.asarray(jax.random.normal(key_z, (num_draws, len(idx))), dtype=np.float64)
+    out = means[which].copy()
+    for k in range(len(means)):
+        sel = which == k
+        c = covs[k]
+        if c.shape == (5, 5):
+            c = c[np.ix_(idx, idx)]
+        lam, vec = np.linalg.eigh(0.5 * (c + c.T))
+        out[np.ix_(sel, idx)] = means[k, idx] + (z[sel] * np.sqrt(np.maximum(lam, 0.0))) @ vec.T
+    out[:, idx] = np.clip(out[:, idx], space.lower[idx], space.upper[idx])
     return out

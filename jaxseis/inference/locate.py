@@ -28,13 +28,18 @@ from jaxseis.inference.global_stage import (
 from jaxseis.inference.laplace import (
     LaplaceOptions,
     check_laplace_options,
-    laplace_at_mode,
     laplace_draws,
+    laplace_mixture,
 )
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
 from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
-from jaxseis.inference.summary import ConvergenceWarning, diagnose, to_inference_data
+from jaxseis.inference.summary import (
+    ConvergenceWarning,
+    diagnose,
+    gaussian_summary,
+    to_inference_data,
+)
 from jaxseis.likelihood.base import Likelihood, as_likelihood
 
 __all__ = [
@@ -268,21 +273,20 @@ def _laplace(lik, space, key, options: LaplaceOptions, bank):
     modes, g, h = _modes(lik, space, key_global, stage, bank, jacobian=False)
     attrs: dict[str, Any] = _mode_attrs(modes, space, stage)
     attrs["wall_global_s"] = time.perf_counter() - tic
-    best = int(modes.index[0])
-    theta, cov, gnorm, positive = laplace_at_mode(space, modes.u[0], g[best], h[best])
-    full_cov = np.zeros((5, 5))
-    idx = np.asarray(space.free)
-    full_cov[np.ix_(idx, idx)] = cov
-    draws = laplace_draws(key_draws, space, theta, cov, options.num_draws)
-    ll = float(modes.lp[0])
+    means, covs, weights, norms, positive = laplace_mixture(space, modes, g, h)
+    total = gaussian_summary(means, covs, [k in space.free for k in range(5)], weights=weights)
+    draws = laplace_draws(key_draws, space, means, covs, options.num_draws, weights)
     attrs.update(
-        laplace_mean=theta.tolist(),
-        laplace_cov=full_cov.tolist(),
-        laplace_loglik=ll,
-        laplace_grad_norm=gnorm,
+        laplace_means=means.tolist(),
+        laplace_covs=covs.tolist(),
+        laplace_weights=weights.tolist(),
+        laplace_mean=total["mean"],
+        laplace_cov=total["cov"],
+        laplace_loglik=float(modes.lp[0]),
+        laplace_grad_norm=float(norms.max()),
         laplace_positive_definite=positive,
     )
-    stats = {"loglik": np.full((1, len(draws)), ll)}
+    stats = {"loglik": np.full((1, len(draws)), float(modes.lp[0]))}
     return to_inference_data(draws[None], stats, space, "laplace", attrs)
 
 

@@ -165,7 +165,12 @@ def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
     theta = posterior_draws(idata, PARAMS)
     free = list(attrs.get("free", [p in idata.posterior for p in PARAMS]))
     if attrs.get("method") == "laplace":
-        out = gaussian_summary(attrs["laplace_mean"], attrs["laplace_cov"], free)
+        out = gaussian_summary(
+            attrs.get("laplace_means", attrs["laplace_mean"]),
+            attrs.get("laplace_covs", attrs["laplace_cov"]),
+            free,
+            weights=attrs.get("laplace_weights"),
+        )
         mean, cov = np.asarray(out["mean"]), np.asarray(out["cov"])
         std = np.asarray(out["std"])
         quant = {k: np.asarray(out[k]) for k, _ in _QUANTILES}
@@ -224,18 +229,51 @@ def _summary_of_draws(draws: np.ndarray, method: str) -> dict[str, Any]:
     return out
 
 
-def gaussian_summary(mean, cov, free, method: str = "laplace") -> dict[str, Any]:
-    """The :func:`summary_dict` of a Gaussian posterior (exact quantiles), e.g. a Laplace
-    approximation: ``mean [5]``, ``cov [5, 5]`` (zero rows for fixed parameters), ``free``
-    (5 booleans)."""
+def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> dict[str, Any]:
+    """The :func:`summary_dict` of a Gaussian posterior, or of a mixture of Gaussians (exact
+    moments and quantiles), e.g. the Laplace approximations of a posterior's modes.
+
+    Args:
+        mean: ``[5]``, or ``[K, 5]`` for a mixture.
+        cov: ``[5, 5]`` or ``[K, 5, 5]`` (zero rows for fixed parameters).
+        free: 5 booleans.
+        method: the method's name.
+        weights: ``[K]`` mixture weights (default equal), normalised here.
+    """
+    from scipy.optimize import brentq
     from scipy.stats import norm
 
-    mean = np.asarray(mean, dtype=np.float64)
-    cov = np.asarray(cov, dtype=np.float64)
-    std = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    quant = {k: mean + norm.ppf(q / 100.0) * std for k, q in _QUANTILES}
-    out = _base_summary(method, mean, cov, std, quant, list(free))
+    means = np.atleast_2d(np.asarray(mean, dtype=np.float64))
+    covs = np.asarray(cov, dtype=np.float64).reshape(len(means), 5, 5)
+    w = np.ones(len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    m = w @ means
+    dev = means - m
+    total = np.einsum("k,kij->ij", w, covs) + np.einsum("k,ki,kj->ij", w, dev, dev)
+    std = np.sqrt(np.maximum(np.diag(total), 0.0))
+    sds = np.sqrt(np.maximum(np.diagonal(covs, axis1=1, axis2=2), 0.0))  # [K, 5]
+    quant = {}
+    for name, q in _QUANTILES:
+        p = q / 100.0
+        if len(means) == 1:
+            quant[name] = means[0] + norm.ppf(p) * sds[0]
+            continue
+        values = m.copy()
+        for i in range(5):
+            if std[i] == 0:
+                continue
+
+            def cdf(x, i=i, p=p):
+                return float(w @ norm.cdf((x - means[:, i]) / np.maximum(sds[:, i], 1e-300))) - p
+
+            lo = float(np.min(means[:, i] - 10 * sds[:, i]))
+            hi = float(np.max(means[:, i] + 10 * sds[:, i]))
+            values[i] = brentq(cdf, lo, hi, xtol=1e-12 * max(1.0, abs(hi - lo)))
+        quant[name] = values
+    out = _base_summary(method, m, total, std, quant, list(free))
     out.update(_empty_diagnostics(0, 0))
+    if len(means) > 1:
+        out["mixture_weights"] = w.tolist()
     return out
 
 
@@ -372,6 +410,12 @@ def diagnose(idata, *, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN) -> 
                 "nested sampling stopped early (termination reason "
                 f"{attrs['nested_termination_reason']}, e.g. max_samples reached)"
             )
+    if attrs.get("method") == "laplace" and len(attrs.get("laplace_weights", [1])) > 1:
+        messages.append(
+            f"the posterior has {len(attrs['laplace_weights'])} modes: the Laplace approximation "
+            "is their mixture (weights from their Laplace masses); check it with method='nuts' "
+            "or 'nested'"
+        )
     if attrs.get("method") == "laplace" and not attrs.get("laplace_positive_definite", True):
         messages.append(
             "the Hessian at the maximum is not negative definite (a saddle or a flat "
