@@ -10,14 +10,14 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 * :mod:`~jaxseis.inference.nested`: nested sampling with the evidence (jaxns);
 * :mod:`~jaxseis.inference.laplace`: the maximum and the inverse Hessian;
 * :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables, diagnostics;
-* :mod:`~jaxseis.inference.locate`: :func:`locate` and its compiled programs.
+* :mod:`~jaxseis.inference.posterior`: :func:`locate` and its compiled programs.
 """
 
 from jaxseis.inference.global_stage import Bank, GlobalStage
 from jaxseis.inference.laplace import LaplaceOptions
-from jaxseis.inference.locate import METHODS, locate
 from jaxseis.inference.nested import NestedOptions
 from jaxseis.inference.nuts import NutsOptions
+from jaxseis.inference.posterior import METHODS, locate
 from jaxseis.inference.prior import (
     DEFAULT_LOG_AMPLITUDE_RANGE,
     DEFAULT_T0_WINDOW_S,
