@@ -61,6 +61,7 @@ class LocatorSpec(NamedTuple):
         block_size: events per compiled block.
         domain: ``"time"`` (white noise) or ``"frequency"`` (coloured).
         devices: JAX devices per worker process (``None``: one per usable core of the worker).
+        keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
     """
 
     models: tuple[str, ...] = ()
@@ -73,6 +74,7 @@ class LocatorSpec(NamedTuple):
     block_size: int = 8
     domain: str = "time"
     devices: int | None = None
+    keep_draws: bool = False
 
     @classmethod
     def of(cls, prior: BoxPrior, **fields) -> LocatorSpec:
@@ -112,7 +114,7 @@ def build_locator(spec: LocatorSpec) -> Locator:
         _LOCATORS[spec] = Locator(
             emulators, BoxPrior(np.asarray(lower), np.asarray(upper), t0, log_amplitude),
             method=spec.method, stage=spec.stage, nuts=spec.nuts, seed=spec.seed,
-            block_size=spec.block_size, domain=spec.domain,
+            block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
         )  # fmt: skip
     return _LOCATORS[spec]
 

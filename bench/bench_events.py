@@ -1,0 +1,361 @@
+"""Real-event unknowns across the volume: is the five-parameter posterior calibrated?
+
+Events: held-out test events of the bundled benchmark (reciprocal traces at the four location
+receivers, never seen by an emulator). Each event's origin time and log amplitude are drawn
+from the study's prior (``t0 ~ U(-0.2, 0.2)`` s, ``log_amplitude ~ U(-2, 2)``), its noise from
+a seed; the bundled NN-direct emulators; the prior box of the paper (the benchmark's sources
+are a Latin hypercube over that box, so every truth is a draw from the prior).
+
+Arms (the same events and seeds):
+
+* ``white``: white noise at the paper's level, the time-domain (white) likelihood;
+* ``coloured_white``: marine-like coloured noise (:func:`jaxseis.noise.marine_psd`, the same
+  variance) located with the white likelihood at the noise's true variance: what a user who
+  ignores the colour gets;
+* ``coloured_whitened``: the same data with the frequency-domain (Whittle) likelihood, the
+  spectrum estimated by Welch's method from a separate 16-window noise-only record of each
+  event (:func:`jaxseis.noise.estimate_noise`).
+
+Every arm locates all events with the catalogue's Laplace approximation (the mixture over the
+global stage's modes, :class:`jaxseis.catalogue.Locator`); the white arm also with NUTS on
+the first ``--n-nuts`` events (4 chains x 250 draws), with SBC-style ranks of the truths among
+99 thinned draws. The EDT arrival-time posterior (picks on the same noisy traces, P tables of
+the marine model, NonLinLoc's EDT likelihood, Laplace at its maximum) runs side by side on
+the first ``--n-edt`` events. The paper's event is located with all five parameters by NUTS in
+a fresh process (compilation included) and with a known origin time and amplitude.
+
+Writes ``bench/results/events.json``, ``events.md`` and ``events_map.png`` (``--quick``:
+``*_quick``). Run: ``python bench/bench_events.py`` (``--quick`` for a small run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import benchlib
+import jax
+import numpy as np
+import scipy.stats
+
+import jaxseis as js
+from jaxseis import catalogue as cat
+from jaxseis.likelihood import edt_log_likelihood
+from jaxseis.noise import ColouredNoise, WhiteNoise, coloured_noise, estimate_noise, marine_psd
+from jaxseis.picking import picks_of
+from jaxseis.traveltime import traveltime_tables
+
+RECEIVERS = (1, 2, 3, 4)
+SEED = 7
+T0_RANGE = (-0.2, 0.2)
+LOG_AMPLITUDE_RANGE = (-2.0, 2.0)
+ARMS = ("white", "coloured_white", "coloured_whitened")
+NOISE_WINDOWS = 16  # noise-only record for the Welch estimate, in observation windows
+
+PAPER_EVENT_CODE = """
+import json, sys, time
+tic = time.perf_counter()
+import jax, numpy as np
+import jaxseis as js
+from jaxseis.likelihood import waveform_log_likelihood
+js.use_cpu_cores()
+emulators = js.load_bundled((1, 2, 3, 4))
+obs = js.observe(js.load_paper_event(), emulators, noise_key=jax.random.key(0))
+prior = js.event_prior() if sys.argv[1] == "free" else js.paper_prior()
+idata = js.locate(waveform_log_likelihood(emulators, obs), prior, key=jax.random.key(1),
+                  method="nuts")
+wall = time.perf_counter() - tic
+s = js.summary_dict(idata)
+draws = js.inference.posterior_draws(idata, js.PARAMS)
+corr = float(np.corrcoef(draws[:, 3], draws[:, 2])[0, 1]) if sys.argv[1] == "free" else None
+print(json.dumps({"wall_s": wall, "rhat_max": s["rhat_max"], "ess_min": s["ess_min"],
+                  "std": s["std"], "mean": s["mean"], "corr_t0_z": corr}))
+"""
+
+
+def study_prior():
+    return js.event_prior(t0=T0_RANGE, log_amplitude=LOG_AMPLITUDE_RANGE)
+
+
+def make_events(n: int, emulators, bench) -> dict[str, list]:
+    """The events of every arm (same truths and noise seeds)."""
+    index = bench.indices("test")[:n]
+    rng = np.random.default_rng(SEED)
+    out: dict[str, list] = {a: [] for a in ARMS}
+    for i in index:
+        t0 = float(rng.uniform(*T0_RANGE))
+        la = float(rng.uniform(*LOG_AMPLITUDE_RANGE))
+        key = jax.random.key(int(i))
+        white = js.observe(bench, emulators, event=int(i), noise_key=key, t0=t0,
+                           log_amplitude=la, event_id=f"test{i}")  # fmt: skip
+        clean = js.observe(bench, emulators, event=int(i), t0=t0, log_amplitude=la)
+        sigma = np.asarray(white.noise.sigma)
+        n_rec, n_samples = clean.traces.shape
+        k_obs, k_noise = jax.random.split(jax.random.fold_in(key, 1))
+        noise = coloured_noise(k_obs, marine_psd, n_rec, n_samples, clean.dt, sigma=sigma)
+        traces = clean.traces + noise
+        out["white"].append(white)
+        out["coloured_white"].append(
+            white.replace(traces=traces, noise=WhiteNoise(sigma))
+        )
+        record = coloured_noise(
+            k_noise, marine_psd, n_rec, NOISE_WINDOWS * n_samples, clean.dt, sigma=sigma
+        )
+        model = estimate_noise(record, clean.dt, n_samples)
+        out["coloured_whitened"].append(
+            white.replace(traces=traces, noise=ColouredNoise(model.psd, model.dt))
+        )
+    return out
+
+
+def calibration(records: list[dict]) -> dict:
+    ok = [r for r in records if r["status"] == "ok"]
+    truth = np.array([r["truth"] for r in ok])
+    mean = np.array([r["mean"] for r in ok])
+    sd = np.array([r["std"] for r in ok])
+    q = {k: np.array([r[k] for r in ok]) for k in ("q2_5", "q16", "q84", "q97_5")}
+    in95 = (q["q2_5"] <= truth) & (truth <= q["q97_5"])
+    in68 = (q["q16"] <= truth) & (truth <= q["q84"])
+    err = np.linalg.norm(mean[:, :3] - truth[:, :3], axis=1)
+    per = lambda a: {p: float(a[:, k].mean()) for k, p in enumerate(js.PARAMS)}  # noqa: E731
+    return {
+        "n_ok": len(ok),
+        "n_failed": len(records) - len(ok),
+        "coverage95": per(in95),
+        "coverage68": per(in68),
+        "coverage95_se": float(np.sqrt(0.95 * 0.05 / max(len(ok), 1))),
+        "z_std": per((mean - truth) / sd),
+        "median_error_km": float(np.median(err)),
+        "p90_error_km": float(np.percentile(err, 90)),
+        "median_std_km": [float(v) for v in np.median(sd[:, :3], axis=0)],
+        "median_std_t0_s": float(np.median(sd[:, 3])),
+        "_err": err,
+        "_truth": truth,
+        "_sd": sd,
+    }
+
+
+def sbc_ranks(records: list[dict], n_rank: int = 99) -> dict:
+    """Ranks of the truths among ``n_rank`` thinned posterior draws per event and parameter,
+    and a chi-square test of their uniformity over 10 bins (SBC, Talts et al. 2018)."""
+    ranks = []
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        draws = np.asarray(r["draws"])
+        idx = np.linspace(0, len(draws) - 1, n_rank).astype(int)
+        ranks.append((draws[idx] < np.asarray(r["truth"])).sum(axis=0))
+    ranks = np.array(ranks)
+    out = {"n_events": len(ranks), "n_draws": n_rank, "ranks": ranks.tolist()}
+    for k, p in enumerate(js.PARAMS):
+        counts = np.histogram(ranks[:, k], bins=10, range=(0, n_rank + 1))[0]
+        out[f"chi2_p_{p}"] = float(scipy.stats.chisquare(counts).pvalue)
+    return out
+
+
+def edt_arm(events: list, emulators, prior) -> tuple[dict, list[dict]]:
+    tables = traveltime_tables(js.marine_model(), np.array([e.receiver_km for e in emulators]))
+    records, walls = [], []
+    for obs in events:
+        tic = time.perf_counter()
+        try:
+            lik = edt_log_likelihood(tables, picks_of(obs))
+            idata = js.locate(lik, js.BoxPrior(prior.lower, prior.upper), key=jax.random.key(0),
+                              method="laplace")  # fmt: skip
+            s = js.summary_dict(idata)
+            truth = np.asarray(obs.truth).copy()
+            s["mean"] = list(s["mean"][:3]) + list(truth[3:])  # t0, A are not EDT parameters
+            records.append({"status": "ok", "truth": truth.tolist(), **s})
+        except (ValueError, RuntimeError) as err:
+            records.append({"status": "error", "error": str(err)})
+        walls.append(time.perf_counter() - tic)
+    ok = [r for r in records if r["status"] == "ok"]
+    truth = np.array([r["truth"] for r in ok])
+    mean = np.array([r["mean"] for r in ok])
+    q = {k: np.array([r[k] for r in ok]) for k in ("q2_5", "q97_5", "std")}
+    in95 = (q["q2_5"][:, :3] <= truth[:, :3]) & (truth[:, :3] <= q["q97_5"][:, :3])
+    err = np.linalg.norm(mean[:, :3] - truth[:, :3], axis=1)
+    return {
+        "n_ok": len(ok),
+        "n_failed": len(records) - len(ok),
+        "median_error_km": float(np.median(err)),
+        "p90_error_km": float(np.percentile(err, 90)),
+        "median_std_km": [float(v) for v in np.median(q["std"][:, :3], axis=0)],
+        "coverage95": {p: float(in95[:, k].mean()) for k, p in enumerate(js.PARAMS[:3])},
+        "s_per_event_median": float(np.median(walls[1:] if len(walls) > 1 else walls)),
+    }, records
+
+
+def plot_map(cal: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    truth, err, sd = cal["_truth"], cal["_err"], cal["_sd"]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+    for row, (what, val, label) in enumerate(
+        ((err, 1e3 * err, "error of the mean (m)"),
+         (sd, 1e3 * np.linalg.norm(sd[:, :3], axis=1), "posterior width |sd| (m)"))
+    ):  # fmt: skip
+        for col, (j, name) in enumerate(((1, "y (km)"), (2, "z (km)"))):
+            ax = axes[row, col]
+            sc = ax.scatter(truth[:, 0], truth[:, j], c=val, s=12, cmap="viridis",
+                            norm=matplotlib.colors.LogNorm())  # fmt: skip
+            ax.set_xlabel("x (km)")
+            ax.set_ylabel(name)
+            fig.colorbar(sc, ax=ax, label=label)
+    axes[0, 0].set_title("white noise, Laplace: error across the volume")
+    axes[1, 0].set_title("posterior width across the volume")
+    benchlib.save_figure(fig, path)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="16 events, 4 NUTS, 4 EDT")
+    p.add_argument("--n-events", type=int, default=300)
+    p.add_argument("--n-nuts", type=int, default=30)
+    p.add_argument("--n-edt", type=int, default=100)
+    p.add_argument("--skip-paper-event", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.n_events, args.n_nuts, args.n_edt = 16, 4, 4
+    machine = benchlib.machine_info()
+    result: dict = {"seed": SEED, "t0_range_s": T0_RANGE, "log_amplitude_range": LOG_AMPLITUDE_RANGE}
+    name = benchlib.result_name("events", args.quick)
+    if not args.skip_paper_event:  # fresh processes first, before this one holds memory
+        free = benchlib.run_python(PAPER_EVENT_CODE, "free")
+        known = benchlib.run_python(PAPER_EVENT_CODE, "known")
+        result["paper_event"] = {
+            "wall_s": free["wall_s"],
+            "rhat_max": free["rhat_max"],
+            "ess_min": free["ess_min"],
+            "std_km": free["std"][:3],
+            "std_t0_s": free["std"][3],
+            "std_log_amplitude": free["std"][4],
+            "corr_t0_z": free["corr_t0_z"],
+            "std_km_known_t0": known["std"][:3],
+            "wall_s_known_t0": known["wall_s"],
+            "mean": free["mean"],
+        }
+        print("paper event:", result["paper_event"], flush=True)
+    js.use_cpu_cores()
+    emulators = js.load_bundled(RECEIVERS)
+    bench = js.load_benchmark()
+    events = make_events(args.n_events, emulators, bench)
+    prior = study_prior()
+    result["n_events"] = args.n_events
+    cals: dict[str, dict] = {}
+    for arm in ARMS:
+        domain = "frequency" if arm == "coloured_whitened" else "time"
+        spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED, domain=domain)
+        tic = time.perf_counter()
+        records = cat.build_locator(spec).locate_blocks(events[arm])
+        cals[arm] = calibration(records)
+        cals[arm]["wall_s"] = time.perf_counter() - tic
+        print(arm, cals[arm]["coverage95"], flush=True)
+    plot_map(cals["white"], benchlib.RESULTS / f"{name}_map.png")
+    nspec = cat.LocatorSpec.of(prior, method="nuts", seed=SEED, keep_draws=True)
+    tic = time.perf_counter()
+    nuts_records = cat.build_locator(nspec).locate_blocks(events["white"][: args.n_nuts])
+    nuts_wall = time.perf_counter() - tic
+    nuts = calibration(nuts_records)
+    lap = calibration(
+        cat.build_locator(cat.LocatorSpec.of(prior, method="laplace", seed=SEED)).locate_blocks(
+            events["white"][: args.n_nuts]
+        )
+    )
+    ratio = np.median(nuts["_sd"] / lap["_sd"], axis=0)
+    result["nuts_check"] = {
+        "n_events": nuts["n_ok"],
+        "s_per_event": nuts_wall / max(args.n_nuts, 1),
+        "coverage95": nuts["coverage95"],
+        "coverage68": nuts["coverage68"],
+        "median_sd_ratio_nuts_over_laplace": dict(zip(js.PARAMS, ratio.tolist(), strict=True)),
+        "rhat_max": float(max(r.get("rhat_max", np.nan) for r in nuts_records)),
+        "ess_min": float(min(r.get("ess_min", np.nan) for r in nuts_records)),
+        "sbc": sbc_ranks(nuts_records),
+    }
+    edt, _ = edt_arm(events["white"][: args.n_edt], emulators, prior)
+    wf = calibration(
+        [r for r in cat.build_locator(cat.LocatorSpec.of(prior, seed=SEED)).locate_blocks(
+            events["white"][: args.n_edt])]  # fmt: skip
+    )
+    result["edt_side_by_side"] = {
+        "n_events": args.n_edt,
+        "edt": edt,
+        "waveform": {k: wf[k] for k in ("median_error_km", "p90_error_km", "median_std_km",
+                                         "coverage95")},  # fmt: skip
+        "error_ratio_edt_over_waveform": edt["median_error_km"] / wf["median_error_km"],
+    }
+    public = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}  # noqa: E731
+    result["arms"] = {a: public(c) for a, c in cals.items()}
+    result["coverage95"] = {a: cals[a]["coverage95"] for a in ARMS}
+    result["coverage68"] = {a: cals[a]["coverage68"] for a in ARMS}
+    result["median_error_km"] = {"waveform": cals["white"]["median_error_km"],
+                                 "edt": edt["median_error_km"]}  # fmt: skip
+    result["p90_error_km"] = {"waveform": cals["white"]["p90_error_km"],
+                              "edt": edt["p90_error_km"]}  # fmt: skip
+    machine["load_end"] = benchlib.load_average()
+    result["machine"] = machine
+    benchlib.write_results(name, result, markdown(result))
+    return 0
+
+
+def markdown(r: dict) -> str:
+    lines = [
+        f"Coverage over {r['n_events']} test events (Laplace mixture; 95 % target "
+        "[0.93, 0.97], binomial s.e. "
+        f"{r['arms']['white']['coverage95_se']:.3f}):",
+        "",
+        "| arm | level | " + " | ".join(js.PARAMS) + " | median error (m) | p90 error (m) |",
+        "| --- | --- |" + " ---: |" * (len(js.PARAMS) + 2),
+    ]
+    for arm in ARMS:
+        a = r["arms"][arm]
+        for level in ("coverage95", "coverage68"):
+            vals = " | ".join(f"{a[level][p]:.3f}" for p in js.PARAMS)
+            lines.append(
+                f"| {arm} | {level[8:]} % | {vals} | {1e3 * a['median_error_km']:.1f} | "
+                f"{1e3 * a['p90_error_km']:.1f} |"
+            )
+    n = r["nuts_check"]
+    lines += [
+        "",
+        f"NUTS on {n['n_events']} events (white): coverage95 "
+        + ", ".join(f"{p} {n['coverage95'][p]:.2f}" for p in js.PARAMS)
+        + "; sd NUTS / Laplace (median) "
+        + ", ".join(f"{p} {v:.2f}" for p, v in n["median_sd_ratio_nuts_over_laplace"].items())
+        + f"; R-hat max {n['rhat_max']:.3f}, ESS min {n['ess_min']:.0f}; SBC chi-square p: "
+        + ", ".join(f"{p} {n['sbc'][f'chi2_p_{p}']:.2f}" for p in js.PARAMS)
+        + f"; {n['s_per_event']:.1f} s/event.",
+    ]
+    e = r["edt_side_by_side"]
+    lines += [
+        "",
+        f"EDT side by side on {e['n_events']} events: median error waveform "
+        f"{1e3 * e['waveform']['median_error_km']:.1f} m, EDT "
+        f"{1e3 * e['edt']['median_error_km']:.1f} m (ratio "
+        f"{e['error_ratio_edt_over_waveform']:.1f}); p90 "
+        f"{1e3 * e['waveform']['p90_error_km']:.1f} / {1e3 * e['edt']['p90_error_km']:.1f} m; "
+        "EDT coverage95 "
+        + ", ".join(f"{p} {v:.2f}" for p, v in e["edt"]["coverage95"].items())
+        + ".",
+    ]
+    if "paper_event" in r:
+        pe = r["paper_event"]
+        lines += [
+            "",
+            f"Paper event, five parameters, NUTS in a fresh process: {pe['wall_s']:.0f} s "
+            f"(compilation included), R-hat max {pe['rhat_max']:.3f}; sd x, y, z "
+            + ", ".join(f"{1e3 * v:.1f}" for v in pe["std_km"])
+            + f" m, t0 {1e3 * pe['std_t0_s']:.1f} ms (known t0: "
+            + ", ".join(f"{1e3 * v:.1f}" for v in pe["std_km_known_t0"])
+            + f" m); corr(t0, z) {pe['corr_t0_z']:.2f}.",
+        ]
+    lines.append(benchlib.machine_line(r["machine"]))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
