@@ -409,3 +409,16 @@ def test_an_event_read_from_files_is_located(obs, files, model):
     mean, std = np.asarray(s["mean"]), np.asarray(s["std"])
     assert np.all(np.abs(mean - obs.truth) < 3 * std), (mean, std, obs.truth)
     assert np.linalg.norm(mean[:3] - obs.truth[:3]) < 0.02
+
+
+def test_trigger_time_finds_the_first_arrival(clean):
+    """The earliest STA/LTA onset lies at the first arrival of the noisy recording (within a
+    few samples of where the noise-free trace first exceeds 10 sigma)."""
+    n_pre, sigma = 1000, 0.01 * np.abs(clean.traces).max()
+    noise = np.asarray(jax.random.normal(jax.random.key(4), (4, n_pre + clean.n_samples))) * sigma
+    noisy = clean.replace(traces=clean.traces + noise[:, n_pre:])
+    st = wf.observation_to_stream(noisy, REF, pre_event=noise[:, :n_pre])
+    first = min(np.flatnonzero(np.abs(tr) > 10 * sigma)[0] for tr in clean.traces) * clean.dt
+    assert abs(wf.trigger_time(st) - (REF + first)) < 0.03
+    with pytest.raises(ValueError, match="no STA/LTA trigger"):
+        wf.trigger_time(st, on=1e6)

@@ -50,6 +50,7 @@ _FUNCTIONS = {
     "read_waveforms": "waveforms",
     "station_inventory": "stations",
     "station_positions": "stations",
+    "trigger_time": "waveforms",
     "write_station_table": "stations",
     "write_stationxml": "stations",
     "write_waveforms": "waveforms",
