@@ -223,6 +223,8 @@ def test_noise_window_gives_coloured_noise(obs, model):
     ratio = np.median(back.noise.psd / truth, axis=1)
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
     np.testing.assert_allclose(back.traces, clean.traces, atol=1e-12)
+    lik = js.waveform_log_likelihood(model, back)  # coloured noise: the Whittle likelihood
+    assert np.isfinite(float(lik(obs.truth)))
 
 
 def _table(obs):
@@ -422,3 +424,16 @@ def test_trigger_time_finds_the_first_arrival(clean):
     assert abs(wf.trigger_time(st) - (REF + first)) < 0.03
     with pytest.raises(ValueError, match="no STA/LTA trigger"):
         wf.trigger_time(st, on=1e6)
+
+
+def test_only_the_data_around_the_window_are_checked(obs, model):
+    """A long recording whose channel is clipped (or dead) far from the window is read."""
+    n_pre = 5000  # 20 s before the window
+    pre = np.zeros((obs.n_receivers, n_pre))
+    pre[:, :1000] = 1.0  # a flat, clipped stretch 16-20 s before the event
+    pre[:, 1000:] = obs.traces[:, :1] + 1e-3 * np.sin(np.arange(n_pre - 1000))
+    st = wf.observation_to_stream(obs, REF, pre_event=pre)
+    back = wf.observation_from_stream(st, _table(obs), model, REF, options=_white(obs))
+    np.testing.assert_allclose(back.traces, obs.traces, atol=1e-12)
+    with pytest.raises(ValueError, match="is clipped"):
+        wf.observation_from_stream(st, _table(obs), model, REF, options=_white(obs, margin_s=20.0))

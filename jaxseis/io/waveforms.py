@@ -7,9 +7,9 @@ the likelihoods take, with ObsPy's own tools at every step:
 
 1. the channels matching :attr:`WaveformOptions.channel` are kept; every channel is checked:
    masked data, gaps, overlaps with differing samples, differing or non-positive sampling rates
-   (``Stream.get_gaps``, ``Stream.merge``), two channels of one station, non-finite, flat or
-   clipped samples, and a trace that does not cover the window; each is a ``ValueError`` naming
-   the channel;
+   (``Stream.get_gaps``, ``Stream.merge``), two channels of one station, a trace that does not
+   cover the window, and non-finite, flat or clipped samples around it
+   (:attr:`WaveformOptions.margin_s`); each is a ``ValueError`` naming the channel;
 2. station positions come from an ObsPy ``Inventory`` (StationXML, mapped to model coordinates
    by a :class:`~jaxseis.io.coordinates.GeoTransform`) or a station table
    (:mod:`jaxseis.io.stations`), and are matched to the emulators' receivers by position within
@@ -101,6 +101,11 @@ class WaveformOptions:
             (dropped).
         clip_run: a channel with this many consecutive samples at its largest (or smallest)
             value is clipped; ``None`` skips the check.
+        margin_s: data kept on each side of the window (noise window included) for the
+            checks, the detrend and the filters, s; the rest of a long recording is cut off
+            first. Filters, tapers and the interpolation (``lanczos_a`` samples) need data
+            beyond the window: a trace that ends at the window's edge is read, but its edge
+            samples are only exact without filtering and at the model's own sampling.
     """
 
     channel: str = "*"
@@ -119,6 +124,7 @@ class WaveformOptions:
     tol_km: float = 0.005
     extra_stations: str = "error"
     clip_run: int | None = 5
+    margin_s: float = 5.0
 
     def __post_init__(self):
         if self.instrument not in INSTRUMENT_MODES:
@@ -152,7 +158,7 @@ class WaveformOptions:
                 raise ValueError(
                     f"noise_sigma must be positive numbers (Pa), got {self.noise_sigma}"
                 )
-        for name in ("taper_s", "tol_km"):
+        for name in ("taper_s", "tol_km", "margin_s"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
@@ -311,8 +317,6 @@ def observation_from_stream(
     positions = station_positions(stations, ids, ref, transform)
     order = _match(ids, positions, r_model, options)
     st = Stream([st[i] for i in order])
-    for tr in st:
-        _check_samples(tr, options)
 
     n_noise = 0 if options.noise_window_s is None else round(options.noise_window_s / dt)
     start = ref - n_noise * dt
@@ -463,6 +467,8 @@ def _prepare(
             f"channel {tr.id} covers {tr.stats.starttime} - {tr.stats.endtime}, too short for the "
             f"window {start} - {end} ({npts} samples at {dt} s, noise window included)"
         )
+    tr.trim(start - options.margin_s, end + options.margin_s)
+    _check_samples(tr, options)
     if rate < model_rate * (1 - 1e-9) and not options.allow_upsampling:
         raise ValueError(
             f"channel {tr.id} is sampled at {rate:g} Hz, below the emulators' {model_rate:g} Hz: "
