@@ -237,8 +237,9 @@ def _stream(obs):
 
 def _error(obs, model, stream, match, **kw):
     kw.setdefault("options", _white(obs))
+    stations, ref = kw.pop("stations", _table(obs)), kw.pop("reference_time", REF)
     with pytest.raises(ValueError, match=match):
-        wf.observation_from_stream(stream, kw.pop("stations", _table(obs)), model, REF, **kw)
+        wf.observation_from_stream(stream, stations, model, ref, **kw)
 
 
 def test_gap_masked_overlap_and_rates(obs, model):
@@ -281,6 +282,8 @@ def test_flat_clipped_nonfinite_and_short_channels(obs, model):
     st = _stream(obs)
     st[3].trim(endtime=REF + 1.0)
     _error(obs, model, st, r"channel XX\.R05\.\.HDH covers .* too short for the window")
+    _error(obs, model, _stream(obs), r"channel XX\.R02\.\.HDH has no data between",
+           reference_time=REF + 3600)  # fmt: skip
     _error(obs, model, _stream(obs), "too short",
            options=wf.WaveformOptions(noise_window_s=1.0))  # fmt: skip
 
@@ -427,13 +430,20 @@ def test_trigger_time_finds_the_first_arrival(clean):
 
 
 def test_only_the_data_around_the_window_are_checked(obs, model):
-    """A long recording whose channel is clipped (or dead) far from the window is read."""
+    """A long recording with a clipped stretch and a gap far from the window is read; with a
+    margin that reaches them, each is refused."""
     n_pre = 5000  # 20 s before the window
     pre = np.zeros((obs.n_receivers, n_pre))
     pre[:, :1000] = 1.0  # a flat, clipped stretch 16-20 s before the event
     pre[:, 1000:] = obs.traces[:, :1] + 1e-3 * np.sin(np.arange(n_pre - 1000))
     st = wf.observation_to_stream(obs, REF, pre_event=pre)
-    back = wf.observation_from_stream(st, _table(obs), model, REF, options=_white(obs))
-    np.testing.assert_allclose(back.traces, obs.traces, atol=1e-12)
-    with pytest.raises(ValueError, match="is clipped"):
-        wf.observation_from_stream(st, _table(obs), model, REF, options=_white(obs, margin_s=20.0))
+    gapped = Stream()
+    for tr in st:  # a 0.2 s gap 18 s before the window
+        t = tr.stats.starttime
+        gapped.extend([tr.slice(t, t + 2.0), tr.slice(t + 2.2, tr.stats.endtime)])
+    for stream in (st, gapped):
+        back = wf.observation_from_stream(stream, _table(obs), model, REF, options=_white(obs))
+        np.testing.assert_allclose(back.traces, obs.traces, atol=1e-12)
+    wide = _white(obs, margin_s=20.0)
+    _error(obs, model, st, r"channel XX\.R02\.\.HDH is clipped", options=wide)
+    _error(obs, model, gapped, r"channel XX\.R02\.\.HDH has a gap", options=wide)

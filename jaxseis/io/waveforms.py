@@ -312,14 +312,15 @@ def observation_from_stream(
             f"{reference_time!r}"
         ) from None
     stations = read_stations(stations)
-    st = _checked_stream(stream, options)
+    n_noise = 0 if options.noise_window_s is None else round(options.noise_window_s / dt)
+    start = ref - n_noise * dt
+    end = start + (n_noise + n - 1) * dt
+    st = _checked_stream(stream, options, start - options.margin_s, end + options.margin_s)
     ids = [tr.id for tr in st]
     positions = station_positions(stations, ids, ref, transform)
     order = _match(ids, positions, r_model, options)
     st = Stream([st[i] for i in order])
 
-    n_noise = 0 if options.noise_window_s is None else round(options.noise_window_s / dt)
-    start = ref - n_noise * dt
     inventory = None if isinstance(stations, StationTable) else stations
     rows = [_prepare(tr, inventory, start, n_noise + n, dt, options) for tr in st]
     data = np.stack(rows)
@@ -348,8 +349,10 @@ def observation_from_stream(
     )  # fmt: skip
 
 
-def _checked_stream(stream: Stream, options: WaveformOptions) -> Stream:
-    """The selected channels, merged, one per station, each checked."""
+def _checked_stream(
+    stream: Stream, options: WaveformOptions, t1: UTCDateTime, t2: UTCDateTime
+) -> Stream:
+    """The selected channels between ``t1`` and ``t2``, merged, one per station, checked."""
     if not isinstance(stream, Stream):
         raise ValueError(f"waveforms must be an obspy Stream or files, got {type(stream).__name__}")
     st = stream.select(channel=options.channel).copy()
@@ -358,6 +361,14 @@ def _checked_stream(stream: Stream, options: WaveformOptions) -> Stream:
             f"no channel matches {options.channel!r} (the stream holds "
             + ", ".join(sorted({tr.id for tr in stream}))
             + ")"
+        )
+    selected = sorted({tr.id for tr in st})
+    st.trim(t1, t2)
+    empty = [sid for sid in selected if not st.select(id=sid)]
+    if empty:
+        raise ValueError(
+            f"channel {empty[0]} has no data between {t1} and {t2} (the window with its "
+            "margin): check the reference time"
         )
     for tr in st:
         rate = float(tr.stats.sampling_rate)
