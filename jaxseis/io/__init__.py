@@ -1,10 +1,15 @@
-"""Files other seismological software reads and writes: NonLinLoc, QuakeML (through ObsPy).
+"""Files other seismological software reads and writes: waveforms and stations (ObsPy),
+NonLinLoc, QuakeML.
 
 Submodules (imported on first use, so ``import jaxseis.io`` loads neither ObsPy nor the
 formats):
 
 * :mod:`jaxseis.io.coordinates`: :class:`~jaxseis.io.coordinates.GeoTransform`, model
-  ``(x, y, z)`` <-> latitude, longitude and depth, shared by every writer;
+  ``(x, y, z)`` <-> latitude, longitude and depth, shared by every reader and writer;
+* :mod:`jaxseis.io.waveforms`: an :class:`~jaxseis.observation.Observation` from miniSEED, SAC
+  or any file ObsPy reads (:func:`read_waveforms`), and synthetic observations written out;
+* :mod:`jaxseis.io.stations`: station positions from StationXML or a station table, and
+  inventories of model receivers;
 * :mod:`jaxseis.io.nonlinloc`: export of a location problem for ``NLLoc`` and the NonLinLoc
   formats re-exported from :mod:`jaxseis.io.nll_grid` (3-D velocity and travel-time grids) and
   :mod:`jaxseis.io.nll_obs` (``NLLOC_OBS`` phase files);
@@ -12,11 +17,14 @@ formats):
 * :mod:`jaxseis.io.quakeml`: ObsPy ``Event``/``Catalog`` from a location summary, QuakeML;
 * :mod:`jaxseis.io.summary`, :mod:`jaxseis.io.ellipsoid`: the location summary they share
   and the confidence ellipsoid of a covariance.
+
+The waveform and station functions are also available here (``jaxseis.io.read_waveforms``),
+loaded on first use.
 """
 
 import importlib
 
-__all__ = [
+_MODULES = (
     "coordinates",
     "ellipsoid",
     "nll_grid",
@@ -24,11 +32,36 @@ __all__ = [
     "nll_obs",
     "nonlinloc",
     "quakeml",
+    "stations",
     "summary",
-]
+    "waveforms",
+)
+
+_FUNCTIONS = {
+    "GeoTransform": "coordinates",
+    "StationTable": "stations",
+    "WaveformOptions": "waveforms",
+    "model_window": "waveforms",
+    "observation_from_stream": "waveforms",
+    "observation_to_stream": "waveforms",
+    "read_station_table": "stations",
+    "read_stations": "stations",
+    "read_stream": "waveforms",
+    "read_waveforms": "waveforms",
+    "station_inventory": "stations",
+    "station_positions": "stations",
+    "trigger_time": "waveforms",
+    "write_station_table": "stations",
+    "write_stationxml": "stations",
+    "write_waveforms": "waveforms",
+}
+
+__all__ = [*_MODULES, *_FUNCTIONS]
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in _MODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
