@@ -169,7 +169,7 @@ def main() -> int:
         fraction_events_ess_ge_400=float((ess >= 400).mean()),
         rhat_max=float(rhat.max()),
         fraction_events_rhat_le_1_01=float((rhat <= 1.01).mean()),
-        draws_per_event=int(nspec.nuts.num_chains * nspec.nuts.num_samples),
+        draws_per_event=int(nspec.nuts.num_chains * nspec.nuts.num_draws),
     )
     print(f"nuts: {result['nuts']['s_per_event']:.2f} s/event", flush=True)
 
@@ -197,9 +197,7 @@ def main() -> int:
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     machine["load_end"] = benchlib.load_average()
     result["machine"] = machine
-    benchlib.write_results(
-        benchlib.result_name("catalogue", args.quick), result, markdown(result)
-    )
+    benchlib.write_results(benchlib.result_name("catalogue", args.quick), result, markdown(result))
     return 0
 
 

@@ -95,9 +95,7 @@ def make_events(n: int, emulators, bench) -> dict[str, list]:
         noise = coloured_noise(k_obs, marine_psd, n_rec, n_samples, clean.dt, sigma=sigma)
         traces = clean.traces + noise
         out["white"].append(white)
-        out["coloured_white"].append(
-            white.replace(traces=traces, noise=WhiteNoise(sigma))
-        )
+        out["coloured_white"].append(white.replace(traces=traces, noise=WhiteNoise(sigma)))
         record = coloured_noise(
             k_noise, marine_psd, n_rec, NOISE_WINDOWS * n_samples, clean.dt, sigma=sigma
         )
@@ -117,7 +115,10 @@ def calibration(records: list[dict]) -> dict:
     in95 = (q["q2_5"] <= truth) & (truth <= q["q97_5"])
     in68 = (q["q16"] <= truth) & (truth <= q["q84"])
     err = np.linalg.norm(mean[:, :3] - truth[:, :3], axis=1)
-    per = lambda a: {p: float(a[:, k].mean()) for k, p in enumerate(js.PARAMS)}  # noqa: E731
+
+    def per(a):
+        return {p: float(a[:, k].mean()) for k, p in enumerate(js.PARAMS)}
+
     return {
         "n_ok": len(ok),
         "n_failed": len(records) - len(ok),
@@ -186,6 +187,17 @@ def edt_arm(events: list, emulators, prior) -> tuple[dict, list[dict]]:
     }, records
 
 
+def public(cal: dict) -> dict:
+    return {k: v for k, v in cal.items() if not k.startswith("_")}
+
+
+def checkpoint(name: str, result: dict) -> None:
+    """The results so far (``<name>.partial.json``), so a long run that fails keeps them."""
+    from jaxseis.files import write_json
+
+    write_json(benchlib.RESULTS / f"{name}.partial.json", result)
+
+
 def plot_map(cal: dict, path) -> None:
     import matplotlib
 
@@ -194,9 +206,9 @@ def plot_map(cal: dict, path) -> None:
 
     truth, err, sd = cal["_truth"], cal["_err"], cal["_sd"]
     fig, axes = plt.subplots(2, 2, figsize=(10, 8))
-    for row, (what, val, label) in enumerate(
-        ((err, 1e3 * err, "error of the mean (m)"),
-         (sd, 1e3 * np.linalg.norm(sd[:, :3], axis=1), "posterior width |sd| (m)"))
+    for row, (val, label) in enumerate(
+        ((1e3 * err, "error of the mean (m)"),
+         (1e3 * np.linalg.norm(sd[:, :3], axis=1), "posterior width |sd| (m)"))
     ):  # fmt: skip
         for col, (j, name) in enumerate(((1, "y (km)"), (2, "z (km)"))):
             ax = axes[row, col]
@@ -216,14 +228,28 @@ def main() -> int:
     p.add_argument("--n-events", type=int, default=300)
     p.add_argument("--n-nuts", type=int, default=30)
     p.add_argument("--n-edt", type=int, default=100)
-    p.add_argument("--skip-paper-event", action="store_true")
+    p.add_argument(
+        "--paper-event",
+        choices=("run", "skip", "only"),
+        default="run",
+        help="the paper event's fresh-process NUTS runs; 'only' updates them alone",
+    )
     args = p.parse_args()
     if args.quick:
         args.n_events, args.n_nuts, args.n_edt = 16, 4, 4
     machine = benchlib.machine_info()
-    result: dict = {"seed": SEED, "t0_range_s": T0_RANGE, "log_amplitude_range": LOG_AMPLITUDE_RANGE}
+    result: dict = {
+        "seed": SEED,
+        "t0_range_s": T0_RANGE,
+        "log_amplitude_range": LOG_AMPLITUDE_RANGE,
+    }
     name = benchlib.result_name("events", args.quick)
-    if not args.skip_paper_event:  # fresh processes first, before this one holds memory
+    if args.paper_event == "only":
+        import json
+
+        result = json.loads((benchlib.RESULTS / f"{name}.json").read_text())
+        machine = result["machine"]
+    if args.paper_event != "skip":  # fresh processes first, before this one holds memory
         free = benchlib.run_python(PAPER_EVENT_CODE, "free")
         known = benchlib.run_python(PAPER_EVENT_CODE, "known")
         result["paper_event"] = {
@@ -238,7 +264,11 @@ def main() -> int:
             "wall_s_known_t0": known["wall_s"],
             "mean": free["mean"],
         }
+        result["paper_event"]["load_average"] = benchlib.load_average()
         print("paper event:", result["paper_event"], flush=True)
+    if args.paper_event == "only":
+        benchlib.write_results(name, result, markdown(result))
+        return 0
     js.use_cpu_cores()
     emulators = js.load_bundled(RECEIVERS)
     bench = js.load_benchmark()
@@ -251,20 +281,19 @@ def main() -> int:
         spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED, domain=domain)
         tic = time.perf_counter()
         records = cat.build_locator(spec).locate_blocks(events[arm])
+        if arm == "white":
+            white_records = records
         cals[arm] = calibration(records)
         cals[arm]["wall_s"] = time.perf_counter() - tic
         print(arm, cals[arm]["coverage95"], flush=True)
+        checkpoint(name, {**result, "arms": {a: public(c) for a, c in cals.items()}})
     plot_map(cals["white"], benchlib.RESULTS / f"{name}_map.png")
     nspec = cat.LocatorSpec.of(prior, method="nuts", seed=SEED, keep_draws=True)
     tic = time.perf_counter()
     nuts_records = cat.build_locator(nspec).locate_blocks(events["white"][: args.n_nuts])
     nuts_wall = time.perf_counter() - tic
     nuts = calibration(nuts_records)
-    lap = calibration(
-        cat.build_locator(cat.LocatorSpec.of(prior, method="laplace", seed=SEED)).locate_blocks(
-            events["white"][: args.n_nuts]
-        )
-    )
+    lap = calibration(white_records[: args.n_nuts])
     ratio = np.median(nuts["_sd"] / lap["_sd"], axis=0)
     result["nuts_check"] = {
         "n_events": nuts["n_ok"],
@@ -276,19 +305,17 @@ def main() -> int:
         "ess_min": float(min(r.get("ess_min", np.nan) for r in nuts_records)),
         "sbc": sbc_ranks(nuts_records),
     }
+    checkpoint(name, {**result, "arms": {a: public(c) for a, c in cals.items()}})
     edt, _ = edt_arm(events["white"][: args.n_edt], emulators, prior)
-    wf = calibration(
-        [r for r in cat.build_locator(cat.LocatorSpec.of(prior, seed=SEED)).locate_blocks(
-            events["white"][: args.n_edt])]  # fmt: skip
-    )
+    wf = calibration(white_records[: args.n_edt])
     result["edt_side_by_side"] = {
         "n_events": args.n_edt,
         "edt": edt,
-        "waveform": {k: wf[k] for k in ("median_error_km", "p90_error_km", "median_std_km",
-                                         "coverage95")},  # fmt: skip
+        "waveform": {
+            k: wf[k] for k in ("median_error_km", "p90_error_km", "median_std_km", "coverage95")
+        },
         "error_ratio_edt_over_waveform": edt["median_error_km"] / wf["median_error_km"],
     }
-    public = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}  # noqa: E731
     result["arms"] = {a: public(c) for a, c in cals.items()}
     result["coverage95"] = {a: cals[a]["coverage95"] for a in ARMS}
     result["coverage68"] = {a: cals[a]["coverage68"] for a in ARMS}
