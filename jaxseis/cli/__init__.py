@@ -30,7 +30,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from jaxseis.cli.common import Formatter, UserError
+from jaxseis.cli.common import Formatter, UserError, remove_empty_outputs
 
 __all__ = ["UserError", "build_parser", "main"]
 
@@ -101,13 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _split_cpu()
         args.func(args)
+        remove_empty_outputs(keep=True)
     except KeyboardInterrupt:
+        remove_empty_outputs()
         print(f"jaxseis {args.command}: interrupted", file=sys.stderr, flush=True)
         if argv is None:  # the console command: skip the interpreter's teardown of JAX threads
             sys.stdout.flush()
             os._exit(130)
         return 130
     except Exception as err:
+        remove_empty_outputs()
         if args.debug:
             raise
         if is_user_error(err):

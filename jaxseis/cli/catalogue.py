@@ -3,7 +3,14 @@ a Dask cluster; resumable."""
 
 from __future__ import annotations
 
-from jaxseis.cli.common import Formatter, add_model_arguments, clock, load_emulators, positive_int
+from jaxseis.cli.common import (
+    Formatter,
+    add_model_arguments,
+    clock,
+    load_emulators,
+    output_dir,
+    positive_int,
+)
 from jaxseis.cli.locate import add_geo_arguments, prior_of, transform_of
 
 __all__ = ["register"]
@@ -12,12 +19,12 @@ __all__ = ["register"]
 def _locate_catalogue(args) -> None:
     from jaxseis import catalogue as cat
     from jaxseis import dataset as ds
-    from jaxseis.files import check_writable, prepare_output_dir
+    from jaxseis.files import check_writable
     from jaxseis.io.events import catalogue_events
     from jaxseis.io.quakeml import make_catalog, write_quakeml
 
     log = clock()
-    out = prepare_output_dir(args.output, overwrite=True)  # a re-run resumes in it
+    out = output_dir(args.output, overwrite=True)  # a re-run resumes in it
     journal, xml = out / "catalogue.jsonl", check_writable(out / "catalogue.xml")
     emulators, files = load_emulators(args.models, args.kind)
     prior = prior_of(args)

@@ -8,6 +8,7 @@ Only input checked here or by the library's validation is reported as the user's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import textwrap
 import time
@@ -23,8 +24,10 @@ __all__ = [
     "load_emulators",
     "model_files",
     "non_negative_int",
+    "output_dir",
     "positive_float",
     "positive_int",
+    "remove_empty_outputs",
 ]
 
 
@@ -40,6 +43,35 @@ def clock():
         print(f"[{time.perf_counter() - tic:6.1f} s] {message}", flush=True)
 
     return log
+
+
+# ---------------------------------------------------------------------------------- outputs
+
+_CREATED: list[Path] = []
+
+
+def output_dir(path, *, overwrite: bool = False) -> Path:
+    """Create or accept an output directory before any long work
+    (:func:`jaxseis.files.prepare_output_dir`); one this command created is removed again by
+    :func:`remove_empty_outputs` if the command fails or is interrupted before writing to it."""
+    from jaxseis.files import prepare_output_dir
+
+    path = Path(path)
+    existed = path.exists()
+    out = prepare_output_dir(path, overwrite=overwrite)
+    if not existed:
+        _CREATED.append(out)
+    return out
+
+
+def remove_empty_outputs(*, keep: bool = False) -> None:
+    """Remove the output directories this command created that are still empty (``keep``:
+    forget them, the command succeeded)."""
+    while _CREATED:
+        path = _CREATED.pop()
+        if not keep:
+            with contextlib.suppress(OSError):  # not empty, or gone: leave it
+                path.rmdir()
 
 
 # ------------------------------------------------------------------------------ argument types

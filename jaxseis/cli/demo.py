@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jaxseis.cli.common import Formatter
+from jaxseis.cli.common import Formatter, output_dir
 
 __all__ = ["register"]
 
@@ -10,6 +10,7 @@ __all__ = ["register"]
 def _demo(args) -> None:
     from jaxseis.demo import run
 
+    output_dir(args.output_dir, overwrite=True)
     run(
         quick=args.quick,
         output_dir=args.output_dir,

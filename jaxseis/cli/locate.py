@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import warnings
 
@@ -13,6 +14,7 @@ from jaxseis.cli.common import (
     finite_float,
     load_emulators,
     non_negative_int,
+    output_dir,
     positive_float,
     positive_int,
 )
@@ -155,11 +157,11 @@ def _locate(args) -> None:
     import numpy as np
 
     from jaxseis import inference
-    from jaxseis.files import prepare_output_dir, write_json
+    from jaxseis.files import write_json
     from jaxseis.io.events import write_event_files, write_inference_data
 
     log = clock()
-    out = prepare_output_dir(args.output, overwrite=args.overwrite)
+    out = output_dir(args.output, overwrite=args.overwrite)
     waveform = args.likelihood == "waveform"
     if waveform or args.models:
         emulators, files = load_emulators(args.models, args.kind)
@@ -182,7 +184,12 @@ def _locate(args) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", inference.ConvergenceWarning)
         idata = inference.locate(
-            lik, prior, key=jax.random.key(args.seed), method=args.method, options=options
+            lik,
+            prior,
+            key=jax.random.key(args.seed),
+            method=args.method,
+            options=options,
+            domain=args.domain,
         )
     diagnostics = [
         str(w.message) for w in caught if issubclass(w.category, inference.ConvergenceWarning)
@@ -228,7 +235,9 @@ def _locate(args) -> None:
 
 def register(sub) -> None:
     """Add the command to the subparsers ``sub``."""
+    from jaxseis import inference
     from jaxseis.inference import METHODS, GlobalStage, NutsOptions
+    from jaxseis.inference.prior import DOMAIN_POLICIES
     from jaxseis.picking import DEFAULT_PICK_ERROR_S
 
     nuts = NutsOptions()
@@ -298,6 +307,13 @@ def register(sub) -> None:
         type=positive_float,
         default=DEFAULT_PICK_ERROR_S,
         help="edt: pick uncertainty (one standard deviation), s",
+    )
+    g.add_argument(
+        "--domain",
+        choices=DOMAIN_POLICIES,
+        default=inspect.signature(inference.locate).parameters["domain"].default,
+        help="a prior box leaving the emulators' training domain is an error, clipped to it, "
+        "a warning, or ignored",
     )
     g.add_argument("--seed", type=int, default=1, help="seed of the sampler")
     g.add_argument(

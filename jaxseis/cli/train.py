@@ -5,7 +5,15 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from jaxseis.cli.common import Formatter, UserError, check_kind, clock, families, positive_int
+from jaxseis.cli.common import (
+    Formatter,
+    UserError,
+    check_kind,
+    clock,
+    families,
+    output_dir,
+    positive_int,
+)
 
 __all__ = ["register"]
 
@@ -48,7 +56,6 @@ def _train(args) -> None:
     from jaxseis import dataset as ds
     from jaxseis import emulators as em
     from jaxseis import pretrained
-    from jaxseis.files import prepare_output_dir
 
     kind = args.kind or (pretrained.BUNDLED_KIND if args.bundled else None)
     if kind is None:
@@ -71,7 +78,7 @@ def _train(args) -> None:
     options = fit_options(kind, args)
     out = args.output
     if out is not None:
-        prepare_output_dir(out, overwrite=True)  # before the training: writable?
+        output_dir(out, overwrite=True)  # before the training: writable?
     log = clock()
     if args.bundled:
         seed = pretrained.BUNDLED_SEED if args.seed is None else args.seed
