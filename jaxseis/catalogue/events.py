@@ -17,14 +17,13 @@ from jaxseis.observation import Observation, observe
 __all__ = ["dataset_events"]
 
 
-def _draw(rng: np.random.Generator, value, n: int) -> np.ndarray:
-    """``n`` values uniform in the middle half of an interval, or a fixed value repeated."""
+def _draw(rng: np.random.Generator, value) -> float:
+    """A value uniform in the middle half of an interval, or the fixed value."""
     v = np.asarray(value, dtype=np.float64).ravel()
     if v.size == 1:
-        return np.full(n, float(v[0]))
+        return float(v[0])
     lo, hi = float(v[0]), float(v[1])
-    centre, half = 0.5 * (lo + hi), 0.25 * (hi - lo)
-    return rng.uniform(centre - half, centre + half, n)
+    return float(rng.uniform(0.75 * lo + 0.25 * hi, 0.25 * lo + 0.75 * hi))
 
 
 def dataset_events(
@@ -48,8 +47,9 @@ def dataset_events(
             its fixed values.
         split: ``"train"``, ``"validation"`` or ``"test"``.
         n_events: how many (default: the whole split).
-        seed: seeds the origin times, amplitudes and the noise (event ``i`` of the dataset
-            gets the noise key ``fold_in(key(seed), i)``).
+        seed: seeds the origin times, amplitudes and the noise; event ``i`` of the dataset
+            draws them from ``numpy.random.default_rng([seed, i])`` and the noise key
+            ``fold_in(key(seed), i)``, so an event is the same whatever ``n_events``.
         noise: the noise model (default: white noise at the paper's level per event).
 
     Returns:
@@ -67,20 +67,21 @@ def dataset_events(
         if n_events < 1:
             raise ValueError(f"n_events must be >= 1; got {n_events}")
         idx = idx[:n_events]
-    rng = np.random.default_rng(seed)
-    t0 = _draw(rng, prior.t0, len(idx))
-    log_amplitude = _draw(rng, prior.log_amplitude, len(idx))
     key = jax.random.key(seed)
-    return [
-        observe(
-            dataset,
-            receivers,
-            event=int(i),
-            noise=noise,
-            noise_key=jax.random.fold_in(key, int(i)),
-            t0=float(t),
-            log_amplitude=float(a),
-            event_id=f"ev{int(i)}",
+    events = []
+    for i in map(int, idx):
+        rng = np.random.default_rng([seed, i])
+        t0, log_amplitude = _draw(rng, prior.t0), _draw(rng, prior.log_amplitude)
+        events.append(
+            observe(
+                dataset,
+                receivers,
+                event=i,
+                noise=noise,
+                noise_key=jax.random.fold_in(key, i),
+                t0=t0,
+                log_amplitude=log_amplitude,
+                event_id=f"ev{i}",
+            )
         )
-        for i, t, a in zip(idx, t0, log_amplitude, strict=True)
-    ]
+    return events
