@@ -159,6 +159,49 @@ def test_ctrl_c_in_a_real_process(tmp_path):
     assert not out.exists()
 
 
+# ------------------------------------------------------ the library functions it calls
+
+
+def test_read_observation_round_trips(tmp_path):
+    from jaxseis.observation import read_observation
+
+    receivers = js.load_benchmark().receivers[1:3]
+    traces = np.random.default_rng(1).standard_normal((2, 501))
+    np.savez(tmp_path / "obs.npz", traces=traces, other=np.ones(3))
+    obs = read_observation(tmp_path / "obs.npz", receivers, 0.004, 501, noise=0.5)
+    np.testing.assert_array_equal(obs.traces, traces)
+    np.testing.assert_array_equal(obs.noise.sigma, [0.5, 0.5])
+    assert obs.truth is None and obs.event_id == "obs"
+    event = js.load_paper_event()
+    path = js.save_dataset(event, tmp_path / "event.h5")
+    a = read_observation(path, receivers, 0.004, 501)
+    b = js.observe(event, receivers)
+    np.testing.assert_array_equal(a.traces, b.traces)
+    np.testing.assert_array_equal(a.truth, [*js.PAPER_EVENT_KM, 0, 0])
+    with pytest.raises(ValueError, match="sampled at 4 ms but the emulators at 2 ms"):
+        read_observation(path, receivers, 0.002)
+    with pytest.raises(ValueError, match="give the sampling interval"):
+        read_observation(tmp_path / "obs.npz", receivers)
+
+
+def test_dataset_events_do_not_depend_on_their_number():
+    from jaxseis.catalogue import dataset_events
+
+    bench = js.load_benchmark()
+    prior = js.event_prior()
+    four = dataset_events(bench, [1, 2], prior=prior, n_events=4, seed=7)
+    six = dataset_events(bench, [1, 2], prior=prior, n_events=6, seed=7)
+    for a, b in zip(four, six[:4], strict=True):
+        assert a.event_id == b.event_id
+        np.testing.assert_array_equal(a.traces, b.traces)
+        np.testing.assert_array_equal(a.truth, b.truth)
+    truths = np.array([e.truth for e in six])
+    assert np.all(np.abs(truths[:, 3]) <= 0.15) and np.all(np.abs(truths[:, 4]) <= 2.5)
+    assert len(set(truths[:, 3])) == 6  # random, within the middle half of the prior
+    fixed = dataset_events(bench, [1, 2], prior=js.paper_prior(), n_events=2)
+    assert np.all(np.array([e.truth for e in fixed])[:, 3:] == 0)
+
+
 # ---------------------------------------------------------------------------- end to end
 
 
