@@ -400,6 +400,7 @@ def test_locate_errors(models, tmp_path, capsys):
     assert "at least 2 receivers" in locate("--likelihood", "edt")
     assert "named 'traces'" in locate("--observed", model)  # an emulator file, not traces
     assert "--t0-window" in locate("--t0-window", "0.2", "0.1")
+    assert "for --method nuts only" in locate("--method", "laplace", "--global-draws", "0")
     assert "training domain" in locate()  # the tiny emulator's box is smaller than the prior
     # arrivals moved out of the trace
     assert "t0 window" in locate("--domain", "clip", "--t0-window", "5")

@@ -139,11 +139,13 @@ def options_of(args):
         }
     changes = {k: v for k, v in changes.items() if v is not None}
     stage = getattr(options, "global_stage", None)
+    if args.global_draws == 0 and args.method != "nuts":
+        raise UserError("--global-draws 0 (no global stage) is for --method nuts only")
     if args.global_draws is not None and stage is not None:
-        if args.global_draws == 0 and args.method == "nuts":
+        if args.global_draws == 0:
             changes["global_stage"] = None
         else:
-            n = max(args.global_draws, 1)
+            n = args.global_draws
             changes["global_stage"] = stage._replace(
                 num_draws=n,
                 num_polish=min(stage.num_polish, n),
@@ -191,11 +193,13 @@ def _locate(args) -> None:
             options=options,
             domain=args.domain,
         )
-    diagnostics = [
-        str(w.message) for w in caught if issubclass(w.category, inference.ConvergenceWarning)
-    ]
-    for message in diagnostics:
-        print(f"warning: {message}", file=sys.stderr)
+    diagnostics = []
+    for w in caught:  # convergence warnings as plain lines (and in summary.json), others as is
+        if issubclass(w.category, inference.ConvergenceWarning):
+            diagnostics.append(str(w.message))
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     print(inference.summary_table(idata, truth=obs.truth))
     summary = inference.summary_dict(idata)
     if obs.truth is not None:
