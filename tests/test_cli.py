@@ -316,6 +316,25 @@ def test_locate_catalogue_writes_csv_jsonl_quakeml_and_resumes(tmp_path, capsys)
     assert np.median(errors) < 0.05, errors
 
 
+def test_simulate_info_and_export_nll(tmp_path, monkeypatch, capsys):
+    """``simulate`` (the solver replaced by a tiny dataset: the solver has its own tests)
+    writes a dataset that ``info`` reads; ``export-nll`` writes a NonLinLoc grid."""
+    from jaxseis import dataset as ds
+    from jaxseis.io.nll_grid import read_velocity_grid
+
+    tiny = ds.load(_tiny_dataset(tmp_path / "tiny.h5", [[0.5, 0.5, 2.43]]))
+    monkeypatch.setattr(ds, "make_paper_event", lambda config=None: tiny)
+    out = tmp_path / "sim" / "event.h5"
+    assert main(["simulate", "event", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert tiny.summary().splitlines()[0] in capsys.readouterr().out
+    root = tmp_path / "nll" / "marine.P.mod"
+    assert main(["export-nll", str(root), "--grid-type", "VELOCITY"]) == 0
+    model = read_velocity_grid(root)
+    np.testing.assert_allclose(model.vp, js.marine_model().vp, rtol=1e-5)
+
+
 def test_bench_latency(models, tmp_path, capsys):
     out = tmp_path / "latency.json"
     code = main(["bench", "latency", "--models", str(models), "--repeats", "5",

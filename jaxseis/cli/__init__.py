@@ -28,14 +28,12 @@ import argparse
 import os
 import sys
 import traceback
-from pathlib import Path
 
-from jaxseis.cli.common import Formatter, UserError, remove_empty_outputs
+from jaxseis.cli.common import Formatter, UserError, is_user_error, remove_empty_outputs
 
-__all__ = ["UserError", "build_parser", "main"]
+__all__ = ["UserError", "build_parser", "is_user_error", "main"]
 
 _COMMAND_MODULES = ("data", "train", "evaluate", "locate", "catalogue", "bench", "demo")
-_PACKAGE = Path(__file__).resolve().parent.parent  # the jaxseis package directory
 
 
 def _version() -> str:
@@ -61,22 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMAND_MODULES:
         importlib.import_module(f"jaxseis.cli.{name}").register(sub)
     return p
-
-
-def is_user_error(err: BaseException) -> bool:
-    """Whether ``err`` reports bad input: a :class:`UserError` or ``OSError``, or a
-    ``ValueError``/``FloatingPointError`` raised by jaxseis's own code (its validation), not
-    inside a dependency."""
-    if isinstance(err, UserError | OSError):
-        return True
-    if not isinstance(err, ValueError | FloatingPointError):
-        return False
-    tb = err.__traceback__
-    last = None
-    while tb is not None:
-        last = tb.tb_frame.f_code.co_filename
-        tb = tb.tb_next
-    return last is not None and Path(last).resolve().is_relative_to(_PACKAGE)
 
 
 def _split_cpu() -> None:

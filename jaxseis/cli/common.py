@@ -21,6 +21,8 @@ __all__ = [
     "check_kind",
     "clock",
     "families",
+    "finite_float",
+    "is_user_error",
     "load_emulators",
     "model_files",
     "non_negative_int",
@@ -31,8 +33,28 @@ __all__ = [
 ]
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+"""The jaxseis package directory (errors raised in code under it are jaxseis's own)."""
+
+
 class UserError(Exception):
     """An error in the user's input: reported as one line, exit code 2."""
+
+
+def is_user_error(err: BaseException) -> bool:
+    """Whether ``err`` reports bad input: a :class:`UserError` or ``OSError``, or a
+    ``ValueError``/``FloatingPointError`` raised by jaxseis's own code (its validation), not
+    inside a dependency."""
+    if isinstance(err, UserError | OSError):
+        return True
+    if not isinstance(err, ValueError | FloatingPointError):
+        return False
+    tb = err.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and Path(last).resolve().is_relative_to(PACKAGE_DIR)
 
 
 def clock():
