@@ -10,8 +10,6 @@ formats):
   :mod:`jaxseis.io.nll_obs` (``NLLOC_OBS`` phase files);
 * :mod:`jaxseis.io.nll_hyp`: NonLinLoc location files (``.hyp``) in and out;
 * :mod:`jaxseis.io.quakeml`: ObsPy ``Event``/``Catalog`` from a location summary, QuakeML;
-* :mod:`jaxseis.io.events`: one located event's QuakeML and ``.hyp`` files, a catalogue's
-  events (reference-time and transform placeholders for synthetic data);
 * :mod:`jaxseis.io.summary`, :mod:`jaxseis.io.ellipsoid`: the location summary they share
   and the confidence ellipsoid of a covariance.
 """
@@ -21,7 +19,6 @@ import importlib
 __all__ = [
     "coordinates",
     "ellipsoid",
-    "events",
     "nll_grid",
     "nll_hyp",
     "nll_obs",
