@@ -12,7 +12,8 @@ Make one from
   :class:`~jaxseis.dataset.Dataset` at given receivers, optionally delayed by ``t0`` and scaled,
   plus seeded noise);
 * arrays: :func:`make_observation` (validated);
-* files: :mod:`jaxseis.io` (ObsPy streams and inventories).
+* files: :func:`read_observation` (a trace array ``.npy``/``.npz`` or an event of a dataset
+  file) and :mod:`jaxseis.io` (ObsPy streams and inventories).
 
 The likelihood constructors (:func:`jaxseis.likelihood.waveform_log_likelihood`,
 :func:`jaxseis.likelihood.edt_log_likelihood`) take an observation and match its receivers to the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -39,7 +41,7 @@ from jaxseis.noise import (
     white_noise,
 )
 
-__all__ = ["Observation", "draw_noise", "make_observation", "observe"]
+__all__ = ["Observation", "draw_noise", "make_observation", "observe", "read_observation"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,6 +287,115 @@ def observe(
         truth=truth,
         event_id=str(event) if event_id is None else event_id,
     )
+
+
+def read_observation(
+    path: str | Path,
+    receivers_km,
+    dt: float | None = None,
+    n_samples: int | None = None,
+    *,
+    event: int = 0,
+    noise: NoiseModel | float | None = None,
+    noise_key: jax.Array | None = None,
+    truth=None,
+    event_id: str | None = None,
+) -> Observation:
+    """An observation read from a file, at the receivers ``receivers_km`` (e.g. an emulator
+    set's, in its order).
+
+    Args:
+        path: a trace array ``.npy`` or ``.npz`` (key ``traces``, or its only array)
+            ``[n_receivers, n_samples]`` with one row per receiver of ``receivers_km``, in
+            that order; or a dataset file (``.h5``, :func:`jaxseis.dataset.load`) whose rows
+            are matched to ``receivers_km`` by position.
+        receivers_km: ``[n, 3]`` km.
+        dt: sampling interval, s: required for a trace array; for a dataset, checked against
+            the file's (``None``: not checked).
+        n_samples: the expected trace length (the emulators'), or ``None``.
+        event: the event's index in a dataset file.
+        noise: the noise model (see :func:`observe`; default: white noise at the paper's
+            level, 5.6 % of the largest peak).
+        noise_key: ``jax.random`` key of seeded noise added to the traces, or ``None`` (the
+            traces as they are in the file).
+        truth: the true ``(x, y, z[, t0, log_amplitude])`` to record (default: a dataset's
+            source, else none).
+        event_id: identifier (default: the event index, or the file name for an array).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: an unreadable file, an array of the wrong shape, length or type, NaN or
+            infinite values, a ``dt`` that does not match, or a receiver without a trace.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"observed file not found: {path}")
+    r = np.asarray(receivers_km, dtype=np.float64).reshape(-1, 3)
+    if path.suffix in (".npy", ".npz"):
+        if dt is None:
+            raise ValueError(f"{path}: give the sampling interval dt (s) of the trace array")
+        traces = _read_trace_array(path)
+        if traces.ndim != 2 or traces.shape[0] != len(r):
+            raise ValueError(
+                f"{path}: observed traces must have shape [{len(r)}, n_samples] (one row per "
+                f"receiver, in the emulators' order); got {list(traces.shape)}"
+            )
+        if not np.issubdtype(traces.dtype, np.number) or np.iscomplexobj(traces):
+            raise ValueError(f"{path}: observed traces must be real numbers, got {traces.dtype}")
+        _check_length(traces.shape[1], n_samples, str(path))
+        traces = np.asarray(traces, dtype=np.float64)
+        if not np.all(np.isfinite(traces)):
+            bad = np.flatnonzero(~np.all(np.isfinite(traces), axis=1))
+            raise ValueError(
+                f"{path}: the traces contain NaN or infinite values (rows {bad.tolist()})"
+            )
+        n_rec, n = traces.shape
+        if noise is None:
+            noise = WhiteNoise(np.full(n_rec, default_sigma(np.abs(traces).max())))
+        elif not isinstance(noise, WhiteNoise | ColouredNoise):
+            noise = WhiteNoise(np.full(n_rec, float(noise)))
+        noise = check_noise(noise, n_rec, n, float(dt))
+        if noise_key is not None:
+            traces = traces + draw_noise(noise_key, noise, n)
+        return make_observation(
+            traces, dt, r, noise=noise, truth=truth,
+            event_id=path.stem if event_id is None else event_id,
+        )  # fmt: skip
+    from jaxseis.dataset import load
+
+    data = load(path)
+    _check_length(data.n_samples, n_samples, str(path))
+    if dt is not None and not np.isclose(data.dt, dt, rtol=1e-9, atol=0.0):
+        raise ValueError(
+            f"{path} is sampled at {data.dt * 1e3:g} ms but the emulators at {dt * 1e3:g} ms"
+        )
+    obs = observe(data, r, event=event, noise=noise, noise_key=noise_key, event_id=event_id)
+    return obs if truth is None else obs.replace(truth=truth)
+
+
+def _check_length(n: int, expected: int | None, what: str) -> None:
+    if expected is not None and n != expected:
+        raise ValueError(
+            f"{what}: the observed traces have {n} samples but the emulators predict {expected}"
+        )
+
+
+def _read_trace_array(path: Path) -> np.ndarray:
+    """Traces from ``.npy`` or ``.npz`` (key ``traces`` or the only array)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as err:  # zip, npy or pickle errors all mean an unreadable file
+        raise ValueError(f"{path} is not a readable .npy/.npz file ({err})") from None
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        names = list(loaded.files)
+        if "traces" in names:
+            return loaded["traces"]
+        if len(names) == 1:
+            return loaded[names[0]]
+    shown = names[:5] + (["..."] if len(names) > 5 else [])
+    raise ValueError(f"{path} must hold an array named 'traces'; it has {shown}")
 
 
 def draw_noise(key: jax.Array, noise: NoiseModel, n_samples: int) -> np.ndarray:

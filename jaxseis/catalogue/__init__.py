@@ -5,9 +5,12 @@ Dask cluster, with incremental, resumable output.
   prior and settings; blocks of events under ``vmap``, one block per device);
 * :mod:`~jaxseis.catalogue.journal`: the append-only record file (one JSON line per event) that
   makes a run resumable, and the final catalogue table;
-* :mod:`~jaxseis.catalogue.run`: :func:`locate_catalogue`, in process or on Dask workers.
+* :mod:`~jaxseis.catalogue.run`: :func:`locate_catalogue`, in process or on Dask workers;
+* :mod:`~jaxseis.catalogue.events`: :func:`dataset_events`, a dataset split as a synthetic
+  catalogue (random origin times and amplitudes, seeded noise).
 """
 
+from jaxseis.catalogue.events import dataset_events
 from jaxseis.catalogue.journal import Journal, write_table
 from jaxseis.catalogue.locator import (
     CATALOGUE_NUTS,
@@ -26,6 +29,7 @@ __all__ = [
     "Locator",
     "LocatorSpec",
     "build_locator",
+    "dataset_events",
     "event_key",
     "locate_catalogue",
     "trace_counts",

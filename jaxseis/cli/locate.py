@@ -1,0 +1,347 @@
+"""``jaxseis locate``: the posterior of one event's parameters (x, y, z, t0, log_amplitude)."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import warnings
+
+from jaxseis.cli.common import (
+    Formatter,
+    UserError,
+    add_model_arguments,
+    clock,
+    finite_float,
+    load_emulators,
+    non_negative_int,
+    output_dir,
+    positive_float,
+    positive_int,
+)
+
+__all__ = ["add_geo_arguments", "prior_of", "register", "transform_of"]
+
+
+def prior_of(args, *, position_only: bool = False):
+    """The prior box of the command line: the paper's box, ``t0`` uniform in ``--t0-window``
+    unless ``--fix-t0`` (or ``position_only``), the log amplitude uniform unless
+    ``--fix-amplitude``."""
+    from jaxseis.inference import event_prior
+
+    w = args.t0_window
+    if len(w) not in (1, 2) or (len(w) == 2 and not w[0] < w[1]):
+        raise UserError(f"--t0-window takes S (for [-S, S]) or LOW HIGH with LOW < HIGH; got {w}")
+    window = (-abs(w[0]), abs(w[0])) if len(w) == 1 else tuple(w)
+    fix_t0 = position_only or args.fix_t0
+    fix_amplitude = position_only or args.fix_amplitude
+    return event_prior(
+        t0=0.0 if fix_t0 else window, **({"log_amplitude": 0.0} if fix_amplitude else {})
+    )
+
+
+def transform_of(args):
+    """The ``--geo`` transform, or None (the placeholder)."""
+    if args.geo is None:
+        return None
+    from jaxseis.io.coordinates import GeoTransform
+
+    return GeoTransform(*args.geo)
+
+
+def add_geo_arguments(parser) -> None:
+    """``--t0-window``, ``--fix-t0``, ``--fix-amplitude`` and ``--geo``."""
+    from jaxseis.inference import DEFAULT_T0_WINDOW_S
+
+    g = parser.add_argument_group("prior and event files")
+    g.add_argument(
+        "--t0-window",
+        type=finite_float,
+        nargs="+",
+        metavar="S",
+        default=list(DEFAULT_T0_WINDOW_S),
+        help="uniform prior of the origin time (s after the reference time): S for "
+        "[-S, S], or LOW HIGH",
+    )
+    g.add_argument(
+        "--fix-t0",
+        action="store_true",
+        help="fix t0 = 0 (the paper's set-up: the window starts at the origin time)",
+    )
+    g.add_argument(
+        "--fix-amplitude",
+        action="store_true",
+        help="fix the log amplitude at 0 (the paper's set-up: the training source)",
+    )
+    g.add_argument(
+        "--geo",
+        type=finite_float,
+        nargs=3,
+        metavar=("LAT", "LON", "AZIMUTH"),
+        help="place the model: latitude, longitude of x = y = 0 and the azimuth of "
+        "x (deg), for QuakeML/.hyp (default: a placeholder at 0 N 0 E, x east)",
+    )
+
+
+def _observation(args, receivers_km, dt, n_samples):
+    import jax
+
+    from jaxseis.dataset import load_paper_event
+    from jaxseis.observation import observe, read_observation
+
+    key = None if args.no_noise else jax.random.key(args.noise_seed)
+    if args.observed is None:
+        if args.event != 0:
+            raise ValueError(f"event {args.event} out of range: the bundled paper event has 1")
+        obs = observe(load_paper_event(), receivers_km, noise=args.sigma, noise_key=key)
+        return obs if args.truth is None else obs.replace(truth=args.truth)
+    return read_observation(
+        args.observed,
+        receivers_km,
+        dt,
+        n_samples,
+        event=args.event,
+        noise=args.sigma,
+        noise_key=key,
+        truth=args.truth,
+    )
+
+
+def _likelihood(args, emulators, obs, log):
+    if args.likelihood == "waveform":
+        from jaxseis.likelihood import waveform_log_likelihood
+
+        return waveform_log_likelihood(emulators, obs), {}
+    from jaxseis.likelihood import edt_log_likelihood
+    from jaxseis.picking import picks_of
+    from jaxseis.traveltime import traveltime_tables
+    from jaxseis.velocity import marine_model
+
+    if obs.n_receivers < 2:
+        raise ValueError("the EDT likelihood needs at least 2 receivers (it uses pairs of picks)")
+    picks = picks_of(obs, error_s=args.pick_error)
+    log("picks (s): " + ", ".join(f"{t:.4f}" for t in picks.times_s))
+    tables = traveltime_tables(marine_model(), obs.receivers_km, progress=log)
+    extra = {"picks_s": picks.times_s.tolist(), "pick_error_s": args.pick_error}
+    return edt_log_likelihood(tables, picks), extra
+
+
+def options_of(args):
+    """The method's option container: the library's defaults with the given fields changed."""
+    from jaxseis.inference import METHODS
+
+    options = METHODS[args.method]()
+    changes = {"num_draws": args.num_draws}
+    if args.method == "nuts":
+        changes |= {
+            "num_chains": args.num_chains,
+            "num_warmup": args.num_warmup,
+            "max_num_doublings": args.max_tree_depth,
+        }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    stage = getattr(options, "global_stage", None)
+    if args.global_draws == 0 and args.method != "nuts":
+        raise UserError("--global-draws 0 (no global stage) is for --method nuts only")
+    if args.global_draws is not None and stage is not None:
+        if args.global_draws == 0:
+            changes["global_stage"] = None
+        else:
+            n = args.global_draws
+            changes["global_stage"] = stage._replace(
+                num_draws=n,
+                num_polish=min(stage.num_polish, n),
+                chunk_size=min(stage.chunk_size, n),
+            )
+    return options._replace(**changes)
+
+
+def _locate(args) -> None:
+    import jax
+    import numpy as np
+
+    from jaxseis import inference
+    from jaxseis.files import write_json
+    from jaxseis.io.events import write_event_files, write_inference_data
+
+    log = clock()
+    out = output_dir(args.output, overwrite=args.overwrite)
+    waveform = args.likelihood == "waveform"
+    if waveform or args.models:
+        emulators, files = load_emulators(args.models, args.kind)
+        receivers = np.stack([e.receiver_km for e in emulators])
+        dt, n = float(emulators[0].dt), int(emulators[0].n_samples)
+        log(f"{len(emulators)} emulator(s): " + ", ".join(files))
+    else:
+        from jaxseis.geometry import location_receivers_km
+        from jaxseis.simulate import SolverConfig
+
+        emulators, files, receivers, n = None, [], location_receivers_km(), None
+        dt = SolverConfig().record_dt
+    obs = _observation(args, receivers, args.dt or dt, n)
+    noise = "no noise added" if args.no_noise else f"+ noise (seed {args.noise_seed})"
+    log(f"observed: {args.observed or 'the bundled paper event'}, event {args.event}, {noise}")
+    lik, extra = _likelihood(args, emulators, obs, log)
+    prior = prior_of(args, position_only=not waveform)
+    options = options_of(args)
+    log(f"{args.likelihood} likelihood, {args.method}: {options}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", inference.ConvergenceWarning)
+        idata = inference.locate(
+            lik,
+            prior,
+            key=jax.random.key(args.seed),
+            method=args.method,
+            options=options,
+            domain=args.domain,
+        )
+    diagnostics = []
+    for w in caught:  # convergence warnings as plain lines (and in summary.json), others as is
+        if issubclass(w.category, inference.ConvergenceWarning):
+            diagnostics.append(str(w.message))
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    print(inference.summary_table(idata, truth=obs.truth))
+    summary = inference.summary_dict(idata)
+    if obs.truth is not None:
+        dist = 1000 * float(np.linalg.norm(np.subtract(summary["mean"][:3], obs.truth[:3])))
+        print(f"posterior mean {dist:.0f} m from the truth")
+        extra |= {"truth": obs.truth.tolist(), "distance_mean_to_truth_m": dist}
+    write_inference_data(out / "posterior.nc", idata)
+    paths = write_event_files(
+        out / "event",
+        summary,
+        obs,
+        transform=transform_of(args),
+        emulators=", ".join(files) or None,
+    )
+    paths = {"inference_data": out / "posterior.nc", **paths, "summary": out / "summary.json"}
+    write_json(
+        paths["summary"],
+        {
+            **summary,
+            **extra,
+            "likelihood": args.likelihood,
+            "event": args.event,
+            "observed": args.observed or "bundled paper event",
+            "stations": list(obs.stations),
+            "receivers_km": obs.receivers_km.tolist(),
+            "noise_added": not args.no_noise,
+            "noise_sigma": getattr(obs.noise, "sigma", None),
+            "noise_seed": None if args.no_noise else args.noise_seed,
+            "seed": args.seed,
+            "models": files,
+            "diagnostics": diagnostics,
+            "files": paths,
+        },
+    )
+    log("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def register(sub) -> None:
+    """Add the command to the subparsers ``sub``."""
+    from jaxseis import inference
+    from jaxseis.inference import METHODS, GlobalStage, NutsOptions
+    from jaxseis.inference.prior import DOMAIN_POLICIES
+    from jaxseis.picking import DEFAULT_PICK_ERROR_S
+
+    nuts = NutsOptions()
+    s = sub.add_parser(
+        "locate",
+        help="Bayesian location of one event",
+        description="The posterior of an event's parameters (x, y, z km, origin time t0 s, "
+        "log amplitude) under a uniform prior (the paper's box x, y in [0, 1] km, z in "
+        "[0, 2.43] km), printed as a table.\n\nwaveform likelihood: Gaussian noise around the "
+        "emulated traces (emulators from --models, default: the bundled NN-direct emulators "
+        "of the 4 location receivers). edt likelihood: NonLinLoc's Equal-Differential-Time "
+        "likelihood of automatic picks, with travel-time tables in the marine model (position "
+        "only).\n\nObserved traces: an event of a dataset file (rows matched to the receivers "
+        "by position; default: the bundled simulation of the paper's event) or a .npy/.npz "
+        "array [n_receivers, n_samples] in the emulators' order; seeded white noise at the "
+        "paper's level (5.6 % of the largest peak, or --sigma) is added unless --no-noise."
+        "\n\nWrites DIR/summary.json, DIR/posterior.nc (arviz InferenceData), DIR/event.xml "
+        "(QuakeML) and DIR/event.hyp (NonLinLoc).",
+        epilog="example: jaxseis locate --fix-t0 --fix-amplitude -o located/",
+        formatter_class=Formatter,
+    )
+    s.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
+    s.add_argument("--overwrite", action="store_true", help="replace results in DIR")
+    add_model_arguments(s)
+    g = s.add_argument_group("observed data")
+    g.add_argument(
+        "--observed",
+        metavar="FILE",
+        help="dataset (.h5) or trace array (.npy/.npz) (default: the paper's event)",
+    )
+    g.add_argument("--event", type=non_negative_int, default=0, help="event index in a dataset")
+    g.add_argument(
+        "--dt",
+        type=positive_float,
+        help="sampling interval (s) of a trace array (default: the emulators')",
+    )
+    g.add_argument(
+        "--truth",
+        type=finite_float,
+        nargs="+",
+        metavar="V",
+        help="true X Y Z [T0 LOG_AMPLITUDE] to report (default: the dataset's)",
+    )
+    g.add_argument(
+        "--sigma",
+        type=positive_float,
+        help="noise standard deviation, trace units (default: 5.6 %% of the largest peak)",
+    )
+    g.add_argument("--no-noise", action="store_true", help="add no noise to the observed")
+    g.add_argument("--noise-seed", type=int, default=0, help="seed of the added noise")
+    add_geo_arguments(s)
+    g = s.add_argument_group("likelihood and sampler")
+    g.add_argument(
+        "--likelihood",
+        default="waveform",
+        choices=["waveform", "edt"],
+        help="waveform (emulators) or edt (arrival times)",
+    )
+    g.add_argument(
+        "--method",
+        default="nuts",
+        choices=list(METHODS),
+        help="NUTS (BlackJAX), nested sampling (jaxns, with log Z) or Laplace",
+    )
+    g.add_argument(
+        "--pick-error",
+        type=positive_float,
+        default=DEFAULT_PICK_ERROR_S,
+        help="edt: pick uncertainty (one standard deviation), s",
+    )
+    g.add_argument(
+        "--domain",
+        choices=DOMAIN_POLICIES,
+        default=inspect.signature(inference.locate).parameters["domain"].default,
+        help="a prior box leaving the emulators' training domain is an error, clipped to it, "
+        "a warning, or ignored",
+    )
+    g.add_argument("--seed", type=int, default=1, help="seed of the sampler")
+    g.add_argument(
+        "--num-chains", type=positive_int, help=f"NUTS chains (default: {nuts.num_chains})"
+    )
+    g.add_argument(
+        "--num-warmup", type=positive_int, help=f"NUTS warm-up steps (default: {nuts.num_warmup})"
+    )
+    g.add_argument(
+        "--num-draws",
+        type=positive_int,
+        help="draws (NUTS: per chain; default: the method's, "
+        + ", ".join(f"{m} {c().num_draws}" for m, c in METHODS.items())
+        + ")",
+    )
+    g.add_argument(
+        "--global-draws",
+        type=non_negative_int,
+        help="candidates of the global stage (0: none, NUTS only; default: "
+        f"{GlobalStage().num_draws})",
+    )
+    g.add_argument(
+        "--max-tree-depth",
+        type=positive_int,
+        help=f"NUTS: maximum trajectory doublings (default: {nuts.max_num_doublings})",
+    )
+    s.set_defaults(func=_locate)
