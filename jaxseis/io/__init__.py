@@ -15,6 +15,8 @@ formats):
   :mod:`jaxseis.io.nll_obs` (``NLLOC_OBS`` phase files);
 * :mod:`jaxseis.io.nll_hyp`: NonLinLoc location files (``.hyp``) in and out;
 * :mod:`jaxseis.io.quakeml`: ObsPy ``Event``/``Catalog`` from a location summary, QuakeML;
+* :mod:`jaxseis.io.events`: a location's files (QuakeML, ``.hyp``, NetCDF) and catalogues of
+  located events;
 * :mod:`jaxseis.io.summary`, :mod:`jaxseis.io.ellipsoid`: the location summary they share
   and the confidence ellipsoid of a covariance.
 
@@ -27,6 +29,7 @@ import importlib
 _MODULES = (
     "coordinates",
     "ellipsoid",
+    "events",
     "nll_grid",
     "nll_hyp",
     "nll_obs",
@@ -41,6 +44,7 @@ _FUNCTIONS = {
     "GeoTransform": "coordinates",
     "StationTable": "stations",
     "WaveformOptions": "waveforms",
+    "catalogue_events": "events",
     "model_window": "waveforms",
     "observation_from_stream": "waveforms",
     "observation_to_stream": "waveforms",
@@ -53,6 +57,7 @@ _FUNCTIONS = {
     "trigger_time": "waveforms",
     "write_station_table": "stations",
     "write_stationxml": "stations",
+    "write_event_files": "events",
     "write_waveforms": "waveforms",
 }
 
