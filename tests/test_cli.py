@@ -445,3 +445,38 @@ def test_other_errors(tmp_path, capsys):
     assert "no trace at the receiver" in _one_line_error(capsys, code, "locate-catalogue")
     assert not (tmp_path / "c").exists()
     assert os.listdir(tmp_path)  # the inputs are still there
+
+
+def test_locate_from_miniseed_and_stationxml(tmp_path, capsys):
+    """Recorded data in: an event of the bundled benchmark written as miniSEED + StationXML by
+    ObsPy, located from the files with ``--waveforms``; its QuakeML reads back; missing
+    companions of ``--waveforms`` are one-line errors."""
+    import jax
+    import obspy
+
+    from jaxseis.io import stations as stn
+    from jaxseis.io import waveforms as wf
+
+    bench = js.load_benchmark()
+    emulators = js.load_bundled((1, 2, 3, 4))
+    event = int(bench.indices("test")[3])
+    obs = js.observe(bench, emulators, event=event, noise_key=jax.random.key(2), t0=0.04,
+                     log_amplitude=0.2)  # fmt: skip
+    ref = obspy.UTCDateTime(2025, 3, 1, 8, 0, 0)
+    stn.write_stationxml(tmp_path / "st.xml", stn.station_inventory(obs.receivers_km, obs.stations))
+    wf.write_waveforms(obs, tmp_path / "{network}.{station}.mseed", ref)
+    sigma = str(float(np.max(obs.noise.sigma)))
+    base = ["locate", "--waveforms", str(tmp_path / "*.mseed"), "--method", "laplace",
+            "--global-draws", "2048", "--num-draws", "200"]  # fmt: skip
+    assert main([*base, "--sigma", sigma, "-o", str(tmp_path / "a")]) == 2
+    assert "--stations" in capsys.readouterr().err
+    out = tmp_path / "located"
+    code = main([*base, "--stations", str(tmp_path / "st.xml"), "--reference-time", str(ref),
+                 "--sigma", sigma, "-o", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    s = json.loads((out / "summary.json").read_text())
+    mean, std = np.asarray(s["mean"]), np.asarray(s["std"])
+    truth = np.asarray(obs.truth)
+    assert np.all(np.abs(mean - truth) < 4 * std + [0.02, 0.02, 0.02, 0.002, 0.05]), (mean, truth)
+    (ev,) = obspy.read_events(str(out / "event.xml"))
+    assert abs(ev.preferred_origin().time - (ref + float(mean[3]))) < 1e-3

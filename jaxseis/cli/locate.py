@@ -89,6 +89,8 @@ def _observation(args, receivers_km, dt, n_samples):
     from jaxseis.observation import observe, read_observation
 
     key = None if args.no_noise else jax.random.key(args.noise_seed)
+    if args.waveforms:
+        return _waveform_observation(args, receivers_km, dt, n_samples)
     if args.observed is None:
         if args.event != 0:
             raise ValueError(f"event {args.event} out of range: the bundled paper event has 1")
@@ -104,6 +106,31 @@ def _observation(args, receivers_km, dt, n_samples):
         noise_key=key,
         truth=args.truth,
     )
+
+
+def _waveform_observation(args, receivers_km, dt, n_samples):
+    """An observation from recorded files: ``--waveforms``, ``--stations``, ``--reference-time``."""
+    from jaxseis.io.waveforms import WaveformOptions, read_waveforms
+
+    if args.stations is None or args.reference_time is None:
+        raise UserError("--waveforms needs --stations FILE and --reference-time TIME")
+    if args.observed is not None:
+        raise UserError("give either --observed or --waveforms, not both")
+    if (args.noise_window is None) == (args.sigma is None):
+        raise UserError(
+            "--waveforms needs a noise model: --noise-window S (seconds of noise before the "
+            "reference time, a coloured model) or --sigma (white noise, trace units)"
+        )
+    options = WaveformOptions(
+        noise_window_s=args.noise_window,
+        noise_sigma=args.sigma,
+        bandpass_hz=tuple(args.bandpass) if args.bandpass else None,
+    )
+    return read_waveforms(
+        args.waveforms, args.stations, receivers_km, args.reference_time,
+        transform=transform_of(args), options=options, dt=dt, n_samples=n_samples,
+        event_id=str(args.reference_time),
+    )  # fmt: skip
 
 
 def _likelihood(args, emulators, obs, log):
@@ -292,6 +319,35 @@ def register(sub) -> None:
     )
     g.add_argument("--no-noise", action="store_true", help="add no noise to the observed")
     g.add_argument("--noise-seed", type=int, default=0, help="seed of the added noise")
+    g = s.add_argument_group("recorded data (ObsPy)")
+    g.add_argument(
+        "--waveforms",
+        nargs="+",
+        metavar="PATTERN",
+        help="waveform files or glob patterns ObsPy reads (miniSEED, SAC, ...)",
+    )
+    g.add_argument(
+        "--stations", metavar="FILE", help="StationXML inventory or station table (.csv)"
+    )
+    g.add_argument(
+        "--reference-time",
+        metavar="TIME",
+        help="time of the window's first sample (ISO 8601, UTC); t0 is relative to it",
+    )
+    g.add_argument(
+        "--noise-window",
+        type=positive_float,
+        metavar="S",
+        help="seconds of noise before the reference time for a coloured noise model "
+        "(use --domain frequency)",
+    )
+    g.add_argument(
+        "--bandpass",
+        type=positive_float,
+        nargs=2,
+        metavar=("FMIN", "FMAX"),
+        help="band-pass the recordings (Hz) before resampling to the emulators' dt",
+    )
     add_geo_arguments(s)
     g = s.add_argument_group("likelihood and sampler")
     g.add_argument(
