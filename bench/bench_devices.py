@@ -37,22 +37,19 @@ import jaxseis as js
 n, quick, models = int(sys.argv[1]), sys.argv[2] == "quick", sys.argv[3]
 devices = js.use_cpu_cores(n) if n > 0 else js.use_cpu_cores()  # 0: one device per core
 from jaxseis import inference
-from jaxseis.likelihood import add_noise, default_sigma, gaussian_log_likelihood
-import numpy as np
 if models == "bundled":
     emus = js.load_bundled((1, 2, 3, 4))
 else:
     emus = [js.emulators.load(f"{models}/nn_direct_r{r}.npz") for r in (1, 2, 3, 4)]
-event = js.load_paper_event()
-clean = np.asarray(event.traces[[event.receiver_index(e.receiver_km) for e in emus], 0])
-sigma = default_sigma(np.abs(clean).max())
-observed = add_noise(clean, sigma, jax.random.key(0))
-with jax.enable_x64(True), warnings.catch_warnings():
+observed = js.observe(js.load_paper_event(), emus, noise_key=jax.random.key(0))
+loglike = js.waveform_log_likelihood(emus, observed)
+options = inference.NutsOptions()
+if quick:
+    options = options._replace(num_warmup=200, num_draws=250,
+                               global_stage=inference.GlobalStage(num_draws=20_000))
+with warnings.catch_warnings():
     warnings.simplefilter("ignore", inference.ConvergenceWarning)
-    loglike = gaussian_log_likelihood(js.make_forward(emus), observed, sigma)
-    small = dict(num_warmup=200, num_draws=250, global_stage=inference.GlobalStage(20_000))
-    idata = js.locate(loglike, js.paper_prior(), method="nuts", key=jax.random.key(1),
-                      **(small if quick else {}))
+    idata = js.locate(loglike, js.paper_prior(), key=jax.random.key(1), options=options)
 s = inference.summary_dict(idata)
 a = idata.posterior.attrs
 print(json.dumps({"emulators": models, "devices": devices, "wall_s": float(a["wall_s"]),
