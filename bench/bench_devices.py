@@ -11,8 +11,8 @@ the ESS and the posterior mean (the same key gives different but equivalent draw
 different device count: the rounding of batched evaluations differs).
 
 Writes ``bench/results/devices.json`` and ``devices.md``. Run: ``python bench/bench_devices.py``
-(about 4 min on 2 cores); ``--quick``: 4 x 250 draws after 200 warm-up steps, a global stage
-of 20,000 draws, ``devices_quick.*``.
+(about 4 min on 2 cores); ``--quick``: 4 x 200 draws after 100 warm-up steps, a global stage
+of 4096 draws polishing 8 of them, ``devices_quick.*``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ observed = js.observe(js.load_paper_event(), emus, noise_key=jax.random.key(0))
 loglike = js.waveform_log_likelihood(emus, observed)
 options = inference.NutsOptions()
 if quick:
-    options = options._replace(num_warmup=200, num_draws=250,
-                               global_stage=inference.GlobalStage(num_draws=20_000))
+    stage = inference.GlobalStage(num_draws=4096, chunk_size=1024, num_polish=8,
+                                  polish_steps=100)
+    options = options._replace(num_warmup=100, num_draws=200, global_stage=stage)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", inference.ConvergenceWarning)
     idata = js.locate(loglike, js.paper_prior(), key=jax.random.key(1), options=options)
@@ -90,7 +91,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="4 x 250 draws, small global stage")
+    parser.add_argument("--quick", action="store_true", help="4 x 200 draws, small global stage")
     parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:
