@@ -51,6 +51,7 @@ import numpy as np
 import jaxseis as js
 from jaxseis import emulators as em
 from jaxseis import inference
+from jaxseis.dataset import load_dense
 from jaxseis.forward import event_vector, validation_error_variance
 from jaxseis.likelihood import edt_log_likelihood, waveform_log_likelihood
 from jaxseis.picking import picks_of
@@ -345,7 +346,7 @@ def main():
     if args.quick:
         dense_ems, dense_train_s = paper_ems, None
     else:
-        dense = js.load_dense()
+        dense = load_dense()
         dense_ems, dense_train_s = train_or_load("nn_direct", dense, "dense", config=DENSE_CONFIG)
     results["settings"]["dense_n_train"] = dense_ems[0].info["n_train"]
     results["settings"]["dense_train_s_total"] = dense_train_s
