@@ -7,7 +7,7 @@ and counts how often the posterior covers the truth.
 
 Setup: the bundled pretrained NN-direct emulators (2000 training sources) of the 4 location
 receivers, the bundled direct simulation of the paper's event, noise at the paper's level
-(5.6 % of the largest peak, :func:`jaxseis.likelihood.waveform.default_sigma`). Per noise
+(5.6 % of the largest peak, :func:`jaxseis.noise.default_sigma`). Per noise
 seed, the posterior is summarised by its Laplace approximation: the maximum (BFGS on the
 log-likelihood, exact JAX gradients, started at the truth: the posterior is unimodal at this
 scale and the uniform prior is flat there) and the covariance from the exact Hessian. A few
@@ -51,8 +51,8 @@ import scipy.stats
 
 import jaxseis as js
 from jaxseis import inference
-from jaxseis.forward import make_forward, validation_error_variance
-from jaxseis.likelihood.waveform import default_sigma, gaussian_log_likelihood
+from jaxseis.forward import forward_model, make_forward, validation_error_variance
+from jaxseis.likelihood import waveform_log_likelihood
 from jaxseis.pretrained import load_bundled
 
 RECEIVERS = (1, 2, 3, 4)
@@ -190,11 +190,12 @@ def run(n_seeds: int, n_nuts: int) -> dict:
 
     bench, event = js.load_benchmark(), js.load_paper_event()
     ems = load_bundled(RECEIVERS)
-    rows = [event.receiver_index(e.receiver_km) for e in ems]
-    truth = np.asarray(event.sources[0], dtype=np.float64)
-    clean = np.asarray(event.traces[rows, 0], dtype=np.float64)
-    sigma = default_sigma(np.abs(clean).max())
-    forward = make_forward(ems, dtype=jnp.float64)
+    observed = js.observe(event, ems)  # the clean simulation; white noise at the paper's level
+    truth = observed.truth[:3]
+    clean = observed.traces
+    sigma = float(observed.noise.sigma[0])
+    model = forward_model(ems, dtype=jnp.float64)
+    forward = make_forward(model)
     emulated = np.asarray(forward(jnp.asarray(truth)))
     val = bench.indices("validation")
     extra = np.stack(
@@ -232,11 +233,13 @@ def run(n_seeds: int, n_nuts: int) -> dict:
 
         vg, hess = jax.jit(jax.value_and_grad(nll)), jax.jit(jax.hessian(nll))
         # the same function as the library's likelihood, up to its constant normalisation
-        obs0 = base + noises[0]
-        lib = gaussian_log_likelihood(forward, obs0, sigma, extra_variance=var - sigma**2)
+        obs0 = observed.replace(traces=base + noises[0])
+        lib = waveform_log_likelihood(model, obs0, extra_variance=var - sigma**2)
         norm = -0.5 * np.sum(np.log(2 * np.pi * np.broadcast_to(var, clean.shape)))
         s_chk = jnp.asarray(truth + 1e-3)
-        np.testing.assert_allclose(float(lib(s_chk)), norm - float(vg(s_chk, obs0)[0]), rtol=1e-9)
+        np.testing.assert_allclose(
+            float(lib(s_chk)), norm - float(vg(s_chk, obs0.traces)[0]), rtol=1e-9
+        )
         z, chi2, sd, corr, maps = [], [], [], [], []
         for noise in noises:
             m, cov = laplace(vg, hess, base + noise, truth)
@@ -258,8 +261,7 @@ def run(n_seeds: int, n_nuts: int) -> dict:
         )
     checks = []
     for i in range(n_nuts):
-        obs = clean + noises[i]
-        ll = gaussian_log_likelihood(forward, obs, sigma)
+        ll = waveform_log_likelihood(model, observed.replace(traces=clean + noises[i]))
         idata = inference.locate(ll, inference.paper_prior(), method="nuts", key=jax.random.key(i))
         xs = inference.posterior_draws(idata)
         m, sd = fits["simulated"][0][i], fits["simulated"][1][i]

@@ -11,8 +11,8 @@ the ESS and the posterior mean (the same key gives different but equivalent draw
 different device count: the rounding of batched evaluations differs).
 
 Writes ``bench/results/devices.json`` and ``devices.md``. Run: ``python bench/bench_devices.py``
-(about 4 min on 2 cores); ``--quick``: 4 x 250 draws after 200 warm-up steps, a global stage
-of 20,000 draws, ``devices_quick.*``.
+(about 4 min on 2 cores); ``--quick``: 4 x 200 draws after 100 warm-up steps, a global stage
+of 4096 draws polishing 8 of them, ``devices_quick.*``.
 """
 
 from __future__ import annotations
@@ -37,22 +37,20 @@ import jaxseis as js
 n, quick, models = int(sys.argv[1]), sys.argv[2] == "quick", sys.argv[3]
 devices = js.use_cpu_cores(n) if n > 0 else js.use_cpu_cores()  # 0: one device per core
 from jaxseis import inference
-from jaxseis.likelihood import add_noise, default_sigma, gaussian_log_likelihood
-import numpy as np
 if models == "bundled":
     emus = js.load_bundled((1, 2, 3, 4))
 else:
     emus = [js.emulators.load(f"{models}/nn_direct_r{r}.npz") for r in (1, 2, 3, 4)]
-event = js.load_paper_event()
-clean = np.asarray(event.traces[[event.receiver_index(e.receiver_km) for e in emus], 0])
-sigma = default_sigma(np.abs(clean).max())
-observed = add_noise(clean, sigma, jax.random.key(0))
-with jax.enable_x64(True), warnings.catch_warnings():
+observed = js.observe(js.load_paper_event(), emus, noise_key=jax.random.key(0))
+loglike = js.waveform_log_likelihood(emus, observed)
+options = inference.NutsOptions()
+if quick:
+    stage = inference.GlobalStage(num_draws=4096, chunk_size=1024, num_polish=8,
+                                  polish_steps=100)
+    options = options._replace(num_warmup=100, num_draws=200, global_stage=stage)
+with warnings.catch_warnings():
     warnings.simplefilter("ignore", inference.ConvergenceWarning)
-    loglike = gaussian_log_likelihood(js.make_forward(emus), observed, sigma)
-    small = dict(num_warmup=200, num_draws=250, global_stage=inference.GlobalStage(20_000))
-    idata = js.locate(loglike, js.paper_prior(), method="nuts", key=jax.random.key(1),
-                      **(small if quick else {}))
+    idata = js.locate(loglike, js.paper_prior(), key=jax.random.key(1), options=options)
 s = inference.summary_dict(idata)
 a = idata.posterior.attrs
 print(json.dumps({"emulators": models, "devices": devices, "wall_s": float(a["wall_s"]),
@@ -93,7 +91,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="4 x 250 draws, small global stage")
+    parser.add_argument("--quick", action="store_true", help="4 x 200 draws, small global stage")
     parser.add_argument("--out", type=Path, default=benchlib.RESULTS)
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:

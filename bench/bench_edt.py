@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxseis as js
+from jaxseis.forward import event_vector
 from jaxseis.geometry import SEABED_Z_KM, Grid
 from jaxseis.inference import posterior_draws
 from jaxseis.likelihood.edt import (
@@ -48,7 +49,7 @@ from jaxseis.likelihood.edt import (
     edt_pair_residuals,
     gaussian_arrival_log_likelihood,
 )
-from jaxseis.picking import DEFAULT_PICK_ERROR_S, pick_arrivals, pick_first_arrival
+from jaxseis.picking import DEFAULT_PICK_ERROR_S, pick_first_arrival, picks_of
 from jaxseis.simulate import SolverConfig, ricker, simulate
 from jaxseis.traveltime import eikonal_traveltimes, interpolate_traveltimes, traveltime_tables
 from jaxseis.velocity import from_arrays
@@ -153,6 +154,14 @@ def eikonal_convergence(model, receiver, sources, tables_times) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def position_function(likelihood):
+    """A :class:`~jaxseis.likelihood.Likelihood` as a pure function of the position ``[3]`` km
+    (``t0 = 0``, the true origin time of the simulated event; unit amplitude), for ``vmap``."""
+    model = jax.tree.map(jnp.asarray, likelihood.model)
+    data = jax.tree.map(jnp.asarray, likelihood.data)
+    return lambda p: likelihood.fn(event_vector(p), model, data)
+
+
 class GridPosterior:
     """A log-likelihood evaluated on a regular grid over the prior box (uniform prior)."""
 
@@ -161,7 +170,7 @@ class GridPosterior:
         self.axes = [
             np.linspace(lo, hi, k) for lo, hi, k in zip(PRIOR_LO, PRIOR_HI, n, strict=True)
         ]
-        f = jax.jit(jax.vmap(log_likelihood))
+        f = jax.jit(jax.vmap(position_function(log_likelihood)))
         x, y = np.meshgrid(self.axes[0], self.axes[1], indexing="ij")
         tic = time.perf_counter()
         logl = np.empty(tuple(n))
@@ -209,9 +218,11 @@ def maximum_likelihood(log_likelihood, start) -> np.ndarray:
     """Polish a grid maximum with Nelder-Mead (the likelihood is piecewise trilinear)."""
     from scipy.optimize import minimize
 
+    ll = jax.jit(position_function(log_likelihood))
+
     def f(p):
         p = np.clip(p, PRIOR_LO, PRIOR_HI)
-        return -float(log_likelihood(p))
+        return -float(ll(jnp.asarray(p, dtype=jnp.float32)))
 
     res = minimize(f, np.asarray(start, dtype=np.float64), method="Nelder-Mead",
                    options={"xatol": 1e-4, "fatol": 1e-6, "initial_simplex": None})  # fmt: skip
@@ -238,10 +249,14 @@ def sample(log_likelihood, method: str) -> tuple[dict | None, str | None, object
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            options = (
+                inference.NutsOptions(num_chains=4, num_warmup=500, num_draws=1000)
+                if method == "nuts"
+                else inference.NestedOptions(num_draws=1000)
+            )
             idata = inference.locate(
-                log_likelihood, inference.paper_prior(), method=method,
-                key=jax.random.key(SEED), num_chains=4, num_warmup=500, num_draws=1000,
-            )  # fmt: skip
+                log_likelihood, inference.paper_prior(), key=jax.random.key(SEED), options=options
+            )
         except Exception as exc:  # report, and fall back to the grid posterior
             return None, f"jaxseis.inference.locate({method!r}) failed: {exc!r}", None
     summary = inference.summary_dict(idata)
@@ -457,10 +472,9 @@ def main():
         eikonal = eikonal_convergence(model, bench.receivers[0], bench.sources, tables5.times[0])
 
     # --- the event's picks
-    idx = [event.receiver_index(r) for r in loc_rec]
-    traces = event.traces[idx, 0].astype(np.float64)
-    picks = pick_arrivals(traces, event.dt, config.t0, labels=tables.labels,
-                          wavelet_f0=config.f0, error_s=DEFAULT_PICK_ERROR_S)  # fmt: skip
+    observed = js.observe(event, loc_rec)  # noise-free
+    traces = observed.traces
+    picks = picks_of(observed, error_s=DEFAULT_PICK_ERROR_S)  # the 8 Hz matched filter
     tt_truth = np.asarray(interpolate_traveltimes(tables, truth), dtype=np.float64)
     resid = (picks.times_s - tt_truth) * 1e3
     sigma_noise = NOISE_RELATIVE * np.abs(traces).max()
@@ -474,16 +488,16 @@ def main():
 
     # --- likelihoods and exact grid posteriors
     sig = DEFAULT_PICK_ERROR_S
-    lls = {
-        "edt_nonlinloc": edt_log_likelihood(tables, picks.times_s, sig),
-        "edt_paper": edt_log_likelihood(tables, picks.times_s, sig, convention="paper"),
-        "gaussian_known_origin": gaussian_arrival_log_likelihood(
-            tables, picks.times_s, sig, origin_time_s=0.0
-        ),
+    lls = {  # the Gaussian with a known origin time: t0 = 0 (position_function)
+        "edt_nonlinloc": edt_log_likelihood(tables, picks, sig),
+        "edt_paper": edt_log_likelihood(tables, picks, sig, convention="paper"),
+        "gaussian_known_origin": gaussian_arrival_log_likelihood(tables, picks, sig),
         "gaussian_marginal_origin": gaussian_arrival_log_likelihood(
-            tables, picks.times_s, sig, origin_time_s="marginal"
+            tables, picks, sig, origin_time="marginal"
         ),
-        "edt_nonlinloc_noisy_picks": edt_log_likelihood(tables, noisy_picks, sig),
+        "edt_nonlinloc_noisy_picks": edt_log_likelihood(
+            tables, picks._replace(times_s=noisy_picks), sig
+        ),
     }
     print("posteriors on a 10 m grid ...", flush=True)
     posts = {k: GridPosterior(ll) for k, ll in lls.items()}

@@ -51,8 +51,10 @@ import numpy as np
 import jaxseis as js
 from jaxseis import emulators as em
 from jaxseis import inference
-from jaxseis.forward import make_forward, validation_error_variance
-from jaxseis.likelihood.waveform import add_noise, default_sigma, gaussian_log_likelihood
+from jaxseis.dataset import load_dense
+from jaxseis.forward import event_vector, validation_error_variance
+from jaxseis.likelihood import edt_log_likelihood, waveform_log_likelihood
+from jaxseis.picking import picks_of
 from jaxseis.pretrained import load_bundled
 from jaxseis.train import TrainConfig
 
@@ -106,13 +108,10 @@ def train_or_load(kind: str, dataset, dataset_name: str, seed: int = 0, **option
     return out, float(np.sum(times))
 
 
-def observed_data(emulators):
-    event = js.load_paper_event()
-    rows = [event.receiver_index(e.receiver_km) for e in emulators]
-    clean = np.asarray(event.traces[rows, 0], dtype=np.float64)
-    sigma = default_sigma(np.abs(clean).max())
-    noisy = np.asarray(add_noise(clean, sigma, jax.random.key(NOISE_SEED)))
-    return clean, noisy, sigma
+def observed_data(emulators) -> js.Observation:
+    """The paper's event at the emulators' receivers with seeded white noise at the paper's
+    level (5.6 % of the largest clean peak)."""
+    return js.observe(js.load_paper_event(), emulators, noise_key=jax.random.key(NOISE_SEED))
 
 
 def summarise(idata, truth) -> dict:
@@ -132,18 +131,19 @@ def summarise(idata, truth) -> dict:
     return s
 
 
-def run_locate(name, loglike, method, truth, repeat: bool = False, **kw):
+def run_locate(name, loglike, options, truth, repeat: bool = False):
     """One :func:`locate` run, summarised; with ``repeat``, run it a second time in the same
     process (compiled code cached) and record that wall time as ``wall_repeat_s``, checking
     that the same key gives the same draws."""
+    method = {inference.NutsOptions: "nuts", inference.NestedOptions: "nested"}[type(options)]
     print(f"--- {name}: {method}", flush=True)
 
     def once():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", inference.ConvergenceWarning)  # in the JSON
             return inference.locate(
-                loglike, inference.paper_prior(), method=method,
-                key=jax.random.key(SAMPLER_SEED), **kw,
+                loglike, inference.paper_prior(), key=jax.random.key(SAMPLER_SEED),
+                options=options,
             )  # fmt: skip
 
     idata = once()
@@ -159,13 +159,16 @@ def run_locate(name, loglike, method, truth, repeat: bool = False, **kw):
 
 
 def run_dynesty(loglike, truth, nlive: int, seed: int) -> tuple[dict, np.ndarray]:
-    """The same likelihood with dynesty's static nested sampler (one point per call)."""
+    """The same likelihood with dynesty's static nested sampler (one point per call; the
+    position only, ``t0`` and the amplitude fixed as in the paper's prior)."""
     import dynesty
     from dynesty.utils import resample_equal
 
     prior = inference.paper_prior()
     lo, width = np.asarray(prior.lower), np.asarray(prior.upper) - np.asarray(prior.lower)
-    f = jax.jit(loglike)
+    model = jax.tree.map(jnp.asarray, loglike.model)
+    data = jax.tree.map(jnp.asarray, loglike.data)
+    f = jax.jit(lambda x: loglike.fn(event_vector(x), model, data))
     f(jnp.asarray(truth)).block_until_ready()  # compile outside the timing, as jaxns does not
 
     def ll(x):
@@ -208,23 +211,12 @@ def run_dynesty(loglike, truth, nlive: int, seed: int) -> tuple[dict, np.ndarray
     return s, x
 
 
-def edt_run(truth):
-    from jaxseis.likelihood.edt import edt_log_likelihood
-    from jaxseis.picking import DEFAULT_PICK_ERROR_S, pick_arrivals
-    from jaxseis.simulate import SolverConfig
-    from jaxseis.traveltime import traveltime_tables
-
-    config = SolverConfig()
-    event = js.load_paper_event()
+def edt_run(truth, options):
+    """EDT on the picks (matched filter, the paper's 5 ms error) of the noise-free traces."""
     loc_rec = js.location_receivers_km()
-    tables = traveltime_tables(js.marine_model(), loc_rec)
-    idx = [event.receiver_index(r) for r in loc_rec]
-    picks = pick_arrivals(
-        event.traces[idx, 0].astype(np.float64), event.dt, config.t0, labels=tables.labels,
-        wavelet_f0=config.f0, error_s=DEFAULT_PICK_ERROR_S,
-    )  # fmt: skip
-    ll = edt_log_likelihood(tables, picks.times_s, DEFAULT_PICK_ERROR_S)
-    return run_locate("edt", ll, "nested", truth)
+    tables = js.traveltime_tables(js.marine_model(), loc_rec)
+    picks = picks_of(js.observe(js.load_paper_event(), loc_rec))
+    return run_locate("edt", edt_log_likelihood(tables, picks), options, truth)
 
 
 def plot_corner(sets: dict, truth, path: Path, title: str) -> None:
@@ -354,26 +346,25 @@ def main():
     if args.quick:
         dense_ems, dense_train_s = paper_ems, None
     else:
-        dense = js.load_dense()
+        dense = load_dense()
         dense_ems, dense_train_s = train_or_load("nn_direct", dense, "dense", config=DENSE_CONFIG)
     results["settings"]["dense_n_train"] = dense_ems[0].info["n_train"]
     results["settings"]["dense_train_s_total"] = dense_train_s
-    _, observed, sigma = observed_data(paper_ems)
+    observed = observed_data(paper_ems)
+    sigma = float(observed.noise.sigma[0])
     results["settings"]["sigma"] = sigma
-    nuts = {"num_chains": 4, "num_warmup": 500, "num_draws": 1000}
+    nuts = inference.NutsOptions(num_chains=4, num_warmup=500, num_draws=1000)
+    nested = inference.NestedOptions(num_draws=4000)
 
     with jax.enable_x64(True):
-        ll_dense = gaussian_log_likelihood(make_forward(dense_ems), observed, sigma)
+        ll_dense = waveform_log_likelihood(dense_ems, observed)
         if "nuts_nn_direct" in only:
-            results["nuts_nn_direct"], idata = run_locate(
-                "nuts_nn_direct", ll_dense, "nuts", truth, **nuts
-            )
+            results["nuts_nn_direct"], idata = run_locate("nuts_nn_direct", ll_dense, nuts, truth)
             keep("nuts_nn_direct", "NUTS, NN direct", inference.posterior_draws(idata))
         if "nested_nn_direct" in only:
             results["nested_nn_direct"], idata = run_locate(
-                "nested_nn_direct", ll_dense, "nested", truth,
-                repeat=True, num_chains=1, num_draws=4000,
-            )  # fmt: skip
+                "nested_nn_direct", ll_dense, nested, truth, repeat=True
+            )
             keep("nested_nn_direct", "nested, NN direct", inference.posterior_draws(idata))
         if "dynesty_nn_direct" in only and not (args.quick or args.no_dynesty):
             results["dynesty_nn_direct"], x = run_dynesty(
@@ -384,11 +375,11 @@ def main():
             )
             keep("dynesty_nn_direct", "dynesty, NN direct", x)
 
-        fwd_paper = make_forward(paper_ems)
-        ll_paper = gaussian_log_likelihood(fwd_paper, observed, sigma)
+        fwd_paper = js.forward.forward_model(paper_ems)
+        ll_paper = waveform_log_likelihood(fwd_paper, observed)
         if "nuts_nn_direct_paper" in only:
             results["nuts_nn_direct_paper"], idata = run_locate(
-                "nuts_nn_direct_paper", ll_paper, "nuts", truth, **nuts
+                "nuts_nn_direct_paper", ll_paper, nuts, truth
             )
             keep(
                 "nuts_nn_direct_paper",
@@ -404,23 +395,21 @@ def main():
                     for e, r in zip(paper_ems, RECEIVERS, strict=True)
                 ]
             )
-            ll_var = gaussian_log_likelihood(fwd_paper, observed, sigma, extra_variance=extra)
+            ll_var = waveform_log_likelihood(fwd_paper, observed, extra_variance=extra)
             results["nuts_nn_direct_paper_emulator_variance"], _ = run_locate(
-                "nuts_nn_direct_paper_emulator_variance", ll_var, "nuts", truth, **nuts
+                "nuts_nn_direct_paper_emulator_variance", ll_var, nuts, truth
             )
             results["settings"]["emulator_variance_mean_over_sigma2"] = float(
                 np.mean(extra) / sigma**2
             )
         if "edt" in only and not args.quick:
-            results["edt"], idata = edt_run(truth)
+            results["edt"], idata = edt_run(truth, nested)
             keep("edt", "EDT (nested)", inference.posterior_draws(idata))
         if "nested_d18" in only and not args.quick:
             d18_ems, d18_train_s = train_or_load("d18", bench, "paper", **D18_OPTIONS)
             results["settings"]["d18_train_s_total"] = d18_train_s
-            ll_d18 = gaussian_log_likelihood(make_forward(d18_ems), observed, sigma)
-            results["nested_d18"], idata = run_locate(
-                "nested_d18", ll_d18, "nested", truth, num_chains=1, num_draws=4000
-            )
+            ll_d18 = waveform_log_likelihood(d18_ems, observed)
+            results["nested_d18"], idata = run_locate("nested_d18", ll_d18, nested, truth)
             keep("nested_d18", "nested, D18", inference.posterior_draws(idata))
     labels = {
         "nuts_nn_direct": "NUTS, NN direct",

@@ -74,6 +74,7 @@ import numpy as np
 
 import jaxseis as js
 from jaxseis import emulators as em
+from jaxseis.dataset import load_dense
 from jaxseis.emulators import d18 as d18_family
 from jaxseis.emulators.pca import DEFAULT_CORE_GP_OPTIONS
 from jaxseis.metrics import r2d
@@ -438,7 +439,7 @@ def figure(path: Path, times: np.ndarray, sources: np.ndarray, truth: np.ndarray
 def dense_protocol(kinds, settings, seed, test_sources, test_traces, quick, log) -> dict:
     """``nn_direct`` and ``pca_nn`` trained on the dense dataset, R2D on the benchmark test."""
     try:
-        dense = js.load_dense()
+        dense = load_dense()
     except FileNotFoundError as err:
         return {k: {"skipped": str(err)} for k in kinds}
     test = dense.indices("test")

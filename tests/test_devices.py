@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from conftest import TEST_CPU_DEVICES
 
-from jaxseis import inference as inf
-from jaxseis.runtime import usable_cores, use_cpu_cores
+from jaxseis.runtime import divisor_at_most, over_devices, usable_cores, use_cpu_cores
 
 
 def test_use_cpu_cores_after_start_keeps_the_count_or_says_why():
@@ -26,7 +25,7 @@ def test_use_cpu_cores_rejects_bad_counts(n):
 
 @pytest.mark.parametrize(("count", "devices", "expected"), [(4, 2, 2), (3, 2, 1), (1, 2, 1)])
 def test_divisor_at_most(count, devices, expected):
-    assert inf._divisor_at_most(count, devices) == expected
+    assert divisor_at_most(count, devices) == expected
 
 
 def test_over_devices_keeps_the_batch_order():
@@ -42,7 +41,7 @@ def test_over_devices_keeps_the_batch_order():
 
     x = jnp.arange(1, 9, dtype=jnp.int32)
     one = jax.jit(jax.vmap(collatz_steps))(x)
-    two = jax.jit(inf._over_devices(jax.vmap(collatz_steps), 2))(x)
+    two = jax.jit(over_devices(jax.vmap(collatz_steps), 2))(x)
     np.testing.assert_array_equal(two, one)
     np.testing.assert_array_equal(one, [0, 1, 7, 2, 5, 8, 16, 3])
     assert len(two.sharding.device_set) == 2

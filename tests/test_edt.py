@@ -1,10 +1,18 @@
-"""The EDT and Gaussian arrival-time likelihoods (jaxseis.likelihood.edt)."""
+"""The EDT and Gaussian arrival-time likelihoods (jaxseis.likelihood.edt).
+
+The constructors return a :class:`~jaxseis.likelihood.Likelihood`; called eagerly it checks its
+input, and ``_pure`` gives the plain function of the event parameters that ``jit``, ``vmap``
+and ``grad`` (and the samplers) use.
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxseis.forward import event_vector
+from jaxseis.inference import BoxPrior, validate_prior
+from jaxseis.inference.prior import from_unconstrained, log_density
 from jaxseis.likelihood.edt import (
     edt_log_likelihood,
     edt_pair_residuals,
@@ -29,6 +37,14 @@ def tables(layered_model, tmp_path_factory):
 def exact_picks(tables):
     """Picks equal to the interpolated travel times from TRUTH plus an origin time."""
     return np.asarray(interpolate_traveltimes(tables, TRUTH), dtype=np.float64) + ORIGIN
+
+
+def _pure(lik):
+    """The likelihood as a pure function of ``theta [5]`` (or a position ``[3]``), for
+    ``jit``/``vmap``/``grad``: what a compiled sampler evaluates (no eager checks)."""
+    model = jax.tree.map(jnp.asarray, lik.model)
+    data = jax.tree.map(jnp.asarray, lik.data)
+    return lambda theta: lik.fn(event_vector(theta), model, data)
 
 
 def _points(n, seed):
@@ -59,15 +75,15 @@ def test_maximal_at_the_true_source_for_exact_times(tables, exact_picks, convent
     idx0 = g.nearest_node(TRUTH)
     offsets = np.stack(np.meshgrid(*[np.arange(-3, 4)] * 3, indexing="ij"), -1).reshape(-1, 3)
     offsets = offsets[np.any(offsets != 0, axis=1)]
-    values = np.asarray(jax.vmap(ll)(jnp.asarray(g.index_to_km(idx0 + offsets))))
+    values = np.asarray(jax.vmap(_pure(ll))(jnp.asarray(g.index_to_km(idx0 + offsets))))
     assert np.all(values < best)
     # and the gradient vanishes there (all residuals are zero)
-    grad = np.asarray(jax.grad(ll)(jnp.asarray(TRUTH)))
+    grad = np.asarray(jax.grad(_pure(ll))(jnp.asarray(TRUTH)))
     assert np.abs(grad).max() < 0.05  # per km; typical slopes away from the truth are > 100
 
 
 def test_grid_search_finds_the_true_node(tables, exact_picks):
-    ll = jax.jit(jax.vmap(edt_log_likelihood(tables, exact_picks, 0.005)))
+    ll = jax.jit(jax.vmap(_pure(edt_log_likelihood(tables, exact_picks, 0.005))))
     nodes = np.stack(np.meshgrid(*[np.arange(n) for n in tables.grid.shape], indexing="ij"), -1)
     nodes = nodes[:, :, :46].reshape(-1, 3)  # below the seabed
     values = np.asarray(ll(jnp.asarray(tables.grid.index_to_km(nodes))))
@@ -80,10 +96,12 @@ def test_grid_search_finds_the_true_node(tables, exact_picks):
 @pytest.mark.parametrize("convention", ["nonlinloc", "paper"])
 def test_invariant_to_a_common_shift_of_the_picks(tables, exact_picks, convention):
     pts = jnp.asarray(_points(20, 0))
-    ref = jax.vmap(edt_log_likelihood(tables, exact_picks, 0.005, convention=convention))(pts)
+    ref = jax.vmap(_pure(edt_log_likelihood(tables, exact_picks, 0.005, convention=convention)))(
+        pts
+    )
     for shift in (-7.0, 0.37, 250.0):
         ll = edt_log_likelihood(tables, exact_picks + shift, 0.005, convention=convention)
-        np.testing.assert_allclose(np.asarray(jax.vmap(ll)(pts)), np.asarray(ref), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(jax.vmap(_pure(ll))(pts)), np.asarray(ref), rtol=1e-5)
 
 
 def test_the_two_conventions_relate_as_documented(tables, exact_picks):
@@ -94,8 +112,8 @@ def test_the_two_conventions_relate_as_documented(tables, exact_picks):
     paper = edt_log_likelihood(tables, picks, sigma, convention="paper")
     pts = jnp.asarray(_points(30, 1))
     n = len(picks)
-    want = n * (np.asarray(jax.vmap(paper)(pts), dtype=np.float64) + 0.5 * np.log(2.0))
-    np.testing.assert_allclose(np.asarray(jax.vmap(nll)(pts)), want, rtol=1e-5, atol=1e-3)
+    want = n * (np.asarray(jax.vmap(_pure(paper))(pts), dtype=np.float64) + 0.5 * np.log(2.0))
+    np.testing.assert_allclose(np.asarray(jax.vmap(_pure(nll))(pts)), want, rtol=1e-5, atol=1e-3)
 
 
 def test_matches_a_transcription_of_nonlinloc(tables, exact_picks):
@@ -116,7 +134,7 @@ def test_log_sum_exp_is_stable_far_from_the_fit(tables, exact_picks):
     ll = edt_log_likelihood(tables, picks, 0.001)
     value = float(ll(TRUTH))
     assert np.isfinite(value) and value < -1e5
-    assert np.all(np.isfinite(np.asarray(jax.grad(ll)(jnp.asarray(TRUTH)))))
+    assert np.all(np.isfinite(np.asarray(jax.grad(_pure(ll))(jnp.asarray(TRUTH)))))
 
 
 def test_pair_residuals_vanish_at_the_truth(tables, exact_picks):
@@ -135,7 +153,7 @@ def test_jit_vmap_grad_and_finite_differences(tables, exact_picks):
     cells = rng.integers(2, np.asarray(g.shape)[None, :] - 3, size=(5, 3))
     cells[:, 2] = rng.integers(2, 40, size=5)
     pts = g.index_to_km(cells + rng.uniform(0.3, 0.7, size=(5, 3)))
-    grad = jax.jit(jax.grad(ll))
+    grad = jax.jit(jax.grad(_pure(ll)))
     h = 0.1 * np.asarray(g.spacing_km)
     for p in pts:
         got = np.asarray(grad(jnp.asarray(p)))
@@ -147,13 +165,18 @@ def test_jit_vmap_grad_and_finite_differences(tables, exact_picks):
 
 
 def test_plugs_into_the_inference_log_density(tables, exact_picks):
-    from jaxseis.inference import BoxPrior, unconstrained_log_density
-
     prior = BoxPrior(lower=jnp.array([0.0, 0.0, 0.0]), upper=jnp.array([0.5, 0.5, 0.44]))
     ll = edt_log_likelihood(tables, exact_picks, 0.005)
-    f = jax.jit(jax.value_and_grad(lambda u: unconstrained_log_density(ll, prior, u)))
+    space = validate_prior(prior, ll)
+    assert space.names == ("x", "y", "z")
+    model = jax.tree.map(jnp.asarray, ll.model)
+    data = jax.tree.map(jnp.asarray, ll.data)
+    f = jax.jit(jax.value_and_grad(lambda u: log_density(ll.fn, model, data, space, u)))
     value, grad = f(jnp.array([0.1, -0.3, 0.2]))
     assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
+    # the EDT likelihood does not depend on t0: freeing it in the prior is refused
+    with pytest.raises(ValueError, match=r"does not depend on \['t0'\]"):
+        validate_prior(prior._replace(t0=(-1.0, 1.0)), ll)
 
 
 def test_float64_mode(tables, exact_picks):
@@ -162,7 +185,7 @@ def test_float64_mode(tables, exact_picks):
     p = _points(3, 6)
     want = [float(ll(q)) for q in p]
     with jax.enable_x64(True):
-        f = jax.jit(jax.value_and_grad(ll))
+        f = jax.jit(jax.value_and_grad(_pure(ll)))
         got = [f(jnp.asarray(q, dtype=jnp.float64)) for q in p]
         assert got[0][0].dtype == jnp.float64
     np.testing.assert_allclose([float(v) for v, _ in got], want, rtol=1e-4, atol=1e-3)
@@ -171,9 +194,12 @@ def test_float64_mode(tables, exact_picks):
 def test_outside_the_table(tables, exact_picks):
     ll = edt_log_likelihood(tables, exact_picks, 0.005)
     outside = jnp.array([0.2, 0.2, 0.7])
-    with pytest.raises(ValueError, match="outside the travel-time table"):
+    with pytest.raises(
+        ValueError,
+        match=r"lies outside the model \(x in \[0, 0.5\], y in \[0, 0.5\], z in \[0, 0.6\] km",
+    ):
         ll(np.asarray(outside))
-    value, grad = jax.jit(jax.value_and_grad(ll))(outside)
+    value, grad = jax.jit(jax.value_and_grad(_pure(ll)))(outside)
     assert float(value) == -np.inf and np.all(np.asarray(grad) == 0.0)
     assert np.isfinite(float(ll(jnp.array([0.5, 0.5, 0.6], dtype=jnp.float32))))  # the corner
 
@@ -183,28 +209,46 @@ def test_outside_the_table(tables, exact_picks):
 
 def test_gaussian_with_estimated_origin_time(tables, exact_picks):
     ll = gaussian_arrival_log_likelihood(tables, exact_picks, 0.005)
-    best = float(ll(np.r_[TRUTH, ORIGIN]))
+    assert ll.uses == ("x", "y", "z", "t0")
+    best = float(ll(np.r_[TRUTH, ORIGIN, 0.0]))
     n = len(exact_picks)
     assert best == pytest.approx(-n * np.log(0.005 * np.sqrt(2 * np.pi)), rel=1e-5)
-    assert float(ll(np.r_[TRUTH, ORIGIN + 0.005])) == pytest.approx(best - n / 2, abs=1e-3)
-    assert float(ll(np.r_[TRUTH + np.array([0.0125, 0, 0]), ORIGIN])) < best
-    with pytest.raises(ValueError, match=r"shape \[4\]"):
-        ll(TRUTH)
+    assert float(ll(np.r_[TRUTH, ORIGIN + 0.005, 0.0])) == pytest.approx(best - n / 2, abs=1e-3)
+    assert float(ll(np.r_[TRUTH + np.array([0.0125, 0, 0]), ORIGIN, 0.0])) < best
+    # the amplitude does not enter; a position [3] means t0 = 0 (far from ORIGIN: much worse)
+    assert float(ll(np.r_[TRUTH, ORIGIN, 3.0])) == best
+    assert float(ll(TRUTH)) == float(ll(np.r_[TRUTH, 0.0, 0.0])) < best - 1e5
+    with pytest.raises(ValueError, match=r"got shape \(4,\)"):
+        ll(np.r_[TRUTH, ORIGIN])
 
 
 def test_gaussian_with_fixed_origin_time(tables, exact_picks):
-    fixed = gaussian_arrival_log_likelihood(tables, exact_picks, 0.005, origin_time_s=ORIGIN)
+    """A known origin time is fixed in the prior: the sampled density is the likelihood at
+    ``t0 = ORIGIN`` (plus the transform's Jacobian)."""
     free = gaussian_arrival_log_likelihood(tables, exact_picks, 0.005)
-    for p in _points(5, 4):
+    prior = BoxPrior(np.array([0.0, 0.0, 0.0]), np.array([0.5, 0.5, 0.44]), t0=ORIGIN)
+    space = validate_prior(prior, free)
+    assert space.names == ("x", "y", "z")
+    model = jax.tree.map(jnp.asarray, free.model)
+    data = jax.tree.map(jnp.asarray, free.data)
+    fixed = jax.jit(lambda u: log_density(free.fn, model, data, space, u))
+    rng = np.random.default_rng(4)
+    for u in rng.normal(size=(5, 3)):
+        u = jnp.asarray(u, jnp.float32)
+        theta = np.asarray(from_unconstrained(space, u), dtype=np.float64)
+        assert theta[3] == pytest.approx(ORIGIN) and theta[4] == 0.0
+        jac = float(jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u)))
         # t0 = 12.345 s as a float32 parameter carries ~1e-6 s of rounding
-        assert float(fixed(p)) == pytest.approx(float(free(np.r_[p, ORIGIN])), rel=1e-4)
+        assert float(fixed(u)) - jac == pytest.approx(float(free(theta)), rel=1e-4)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        validate_prior(prior._replace(t0=float("nan")), free)
 
 
 def test_gaussian_marginal_equals_numerical_integration(tables, exact_picks):
     picks = exact_picks + np.array([0.004, -0.003, 0.0, 0.006, -0.002])
     sigma = np.array([0.005, 0.004, 0.006, 0.005, 0.008])
-    marginal = gaussian_arrival_log_likelihood(tables, picks, sigma, origin_time_s="marginal")
-    shifted = gaussian_arrival_log_likelihood(tables, picks + 3.0, sigma, origin_time_s="marginal")
+    marginal = gaussian_arrival_log_likelihood(tables, picks, sigma, origin_time="marginal")
+    shifted = gaussian_arrival_log_likelihood(tables, picks + 3.0, sigma, origin_time="marginal")
     for p in (TRUTH, TRUTH + np.array([0.03, -0.02, 0.05])):
         tt = np.asarray(interpolate_traveltimes(tables, p), dtype=np.float64)
         t0 = np.linspace(ORIGIN - 0.3, ORIGIN + 0.3, 60001)
@@ -242,20 +286,18 @@ def test_edt_bad_input(tables, picks, kwargs, match):
 
 
 def test_gaussian_bad_input(tables, exact_picks):
-    with pytest.raises(ValueError, match="origin_time_s must be"):
-        gaussian_arrival_log_likelihood(tables, exact_picks, origin_time_s="profile")
+    with pytest.raises(ValueError, match="origin_time must be"):
+        gaussian_arrival_log_likelihood(tables, exact_picks, origin_time="profile")
     with pytest.raises(ValueError, match="at least 2 picks"):
         gaussian_arrival_log_likelihood(
-            tables, [0.3], receivers_km=RECEIVERS[:1], origin_time_s="marginal"
+            tables, [0.3], receivers_km=RECEIVERS[:1], origin_time="marginal"
         )
-    with pytest.raises(ValueError, match="must be finite"):
-        gaussian_arrival_log_likelihood(tables, exact_picks, origin_time_s=float("nan"))
 
 
 def test_picks_by_station_label(tables, exact_picks):
     by_label = {"R03": exact_picks[2], "R01": exact_picks[0], "R05": exact_picks[4]}
-    sub, picks = match_picks(tables, by_label)
-    assert sub.labels == ("R03", "R01", "R05")
+    sub, picks, names = match_picks(tables, by_label)
+    assert sub.labels == names == ("R03", "R01", "R05")
     a = edt_log_likelihood(tables, by_label)
     b = edt_log_likelihood(tables, picks, receivers_km=RECEIVERS[[2, 0, 4]])
     p = _points(1, 5)[0]

@@ -7,8 +7,9 @@ import pytest
 
 import jaxseis as js
 from jaxseis import emulators as em
-from jaxseis.forward import make_forward, stack_emulators, validation_error_variance
-from jaxseis.likelihood.waveform import gaussian_log_likelihood
+from jaxseis.forward import forward_model, make_forward, validation_error_variance
+from jaxseis.likelihood import waveform_log_likelihood
+from jaxseis.noise import WhiteNoise
 from jaxseis.train import TrainConfig
 
 FAST = TrainConfig(max_epochs=200, patience=30, progress=False)
@@ -30,8 +31,8 @@ def emulators(bench):
 
 
 def test_stacked_forward_equals_per_receiver_predictors(emulators, bench):
-    with jax.enable_x64(True):
-        assert stack_emulators(emulators) is not None  # same family and shapes: one vmap
+    assert forward_model(emulators).static[0] == "stacked"  # same family and shapes: one vmap
+    assert forward_model(emulators, stack=False).static[0] == "loop"
     src = bench.sources[bench.indices("validation")[0]]
     with jax.enable_x64(True):
         fwd = make_forward(emulators)
@@ -41,6 +42,13 @@ def test_stacked_forward_equals_per_receiver_predictors(emulators, bench):
     assert out.shape == (2, 501)
     np.testing.assert_allclose(out, np.stack(singles), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(looped, out, rtol=1e-5, atol=1e-7)
+    # five event parameters: a position [3] is (x, y, z, t0=0, log_amplitude=0), and the
+    # amplitude scales every trace
+    with jax.enable_x64(True):
+        full = np.asarray(fwd(jnp.asarray([*src, 0.0, 0.0])))
+        doubled = np.asarray(fwd(jnp.asarray([*src, 0.0, np.log(2.0)])))
+    np.testing.assert_allclose(full, out, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(doubled, 2.0 * out, rtol=1e-5, atol=1e-7)
 
 
 def test_forward_gradient_matches_finite_differences(emulators, bench):
@@ -62,14 +70,14 @@ def test_likelihood_peaks_near_the_true_source(emulators, bench):
     i = bench.indices("validation")[10]
     src = bench.sources[i]
     observed = bench.traces[[1, 2], i]
-    with jax.enable_x64(True):
-        fwd = make_forward(emulators)
-        sigma = 0.056 * float(np.abs(observed).max())
-        loglike = jax.jit(gaussian_log_likelihood(fwd, observed, sigma))
-        at_truth = float(loglike(jnp.asarray(src)))
-        for e in np.eye(3):
-            for sgn in (-1, 1):
-                assert float(loglike(jnp.asarray(src + sgn * 0.05 * e))) < at_truth
+    sigma = 0.056 * float(np.abs(observed).max())
+    obs = js.observe(bench, emulators, event=i, noise=WhiteNoise(np.full(2, sigma)))
+    np.testing.assert_array_equal(obs.traces, observed)  # no noise key: the clean traces
+    loglike = waveform_log_likelihood(emulators, obs)
+    at_truth = float(loglike(src))
+    for e in np.eye(3):
+        for sgn in (-1, 1):
+            assert float(loglike(src + sgn * 0.05 * e)) < at_truth
 
 
 def test_validation_error_variance_is_small_and_positive(emulators, bench):
@@ -90,5 +98,14 @@ def test_forward_errors(emulators):
 def test_forward_refuses_float32_peak_gps_unless_asked(emulators):
     with pytest.raises(ValueError, match="need float64"):
         make_forward(emulators)
-    fwd = make_forward(emulators, gp_dtype=jnp.float32)  # explicit: accepted
-    assert fwd(jnp.asarray([0.4, 0.3, 1.5])).shape == (len(emulators), emulators[0].n_samples)
+    # the forward model always keeps the peak GPs in float64 (it can be built outside x64
+    # mode and evaluated inside it); only a single predictor accepts float32 GPs, if asked
+    model = forward_model(emulators)
+    assert model.x64
+    with jax.enable_x64(True):
+        fwd = make_forward(model)
+        assert fwd(jnp.asarray([0.4, 0.3, 1.5])).shape == (len(emulators), emulators[0].n_samples)
+    with pytest.raises(ValueError, match="need float64"):
+        em.make_predictor(emulators[0])
+    pred = em.make_predictor(emulators[0], gp_dtype=jnp.float32)  # explicit: accepted
+    assert pred(jnp.asarray([0.4, 0.3, 1.5])).shape == (emulators[0].n_samples,)

@@ -156,11 +156,12 @@ def test_loglike_timing(emulators, bench):
     ems = emulators["nn_direct"]
     src = bench.sources[bench.indices("validation")[0]]
     observed = np.stack([em.predict(e, src) for e in ems])
-    points = list(timing.random_sources(4, seed=1))
-    with jax.enable_x64(True):
-        forward = js.make_forward(ems, jit=False)
-        loglike = js.likelihood.gaussian_log_likelihood(forward, observed, 0.05)
-        t = timing.loglike_timing(loglike, points, n_repeat=5)
+    obs = js.make_observation(
+        observed, ems[0].dt, [e.receiver_km for e in ems], noise=js.WhiteNoise(0.05)
+    )
+    loglike = js.waveform_log_likelihood(ems, obs)  # float64 GPs by itself
+    points = [np.r_[s, 0.01, 0.1] for s in timing.random_sources(4, seed=1)]  # all 5 parameters
+    t = timing.loglike_timing(loglike, points, n_repeat=5)
     _check_stats(t.value, 5)
     _check_stats(t.value_and_grad, 5)
     assert t.finite is True and t.dispatch == timing.dispatch_mode()
@@ -279,15 +280,17 @@ def test_measure_in_fresh_process_with_the_other_dispatch(benchlib, emulators, b
     assert r["dispatch"] == ("sync" if want_sync else "async")
     assert r["measured_in_subprocess"] is True
     assert r["x64"] is False and r["details"]["stages_in_loop_us"] == {}
-    ems = emulators["nn_direct"]
-    src = bench.sources[bench.indices("validation")[0]]
-    observed = np.stack([em.predict(e, src) for e in ems])
-    kw = {"observed": observed, "sigma": 0.05 * np.abs(observed).max(), "n_repeat": 5}
+    ems = emulators["nn_direct"]  # receivers 1 and 2: two of the paper event's receivers
+    kw = {"n_repeat": 5, "seed": 0}
     here = benchlib.measure_loglike(ems, **kw)
     there = benchlib.in_fresh_process("loglike", ems, kw, sync_dispatch=want_sync)
+    event = js.load_paper_event()
+    rows = [event.receiver_index(e.receiver_km) for e in ems]
+    sigma = js.noise.default_sigma(np.abs(event.traces[rows, 0]).max())
     for r in (here, there):
         _positive_finite(r, ("loglike_grad_us", "loglike_us"))
         assert r["n_receivers"] == 2 and r["finite"] is True and r["kinds"] == ["nn_direct"]
+        assert r["sigma"] == pytest.approx(sigma, rel=1e-12) and r["x64"] is True
     assert there["dispatch"] != here["dispatch"]
 
 
