@@ -23,11 +23,10 @@ the source (the wavefront is far from planar there) that then propagates everywh
 
 In a medium with a constant velocity gradient (analytic solution known) on the paper's grid
 spacing, the largest error is 3.6 ms (source on a node) to 8.8 ms (off the nodes) with a point
-start, 1.7 ms with a 0.05 km ball left in the narrow band (this function's former default),
-and 0.4 ms with the frozen 0.1 km ball (``tests/test_traveltime.py`` checks it). On the
-bundled marine model the tables differ from a solution on a grid refined twice by 0.23 ms
-(median) and 0.8 ms at most, against 1.6 ms and 4.2 ms with a point start
-(``bench/bench_edt.py``).
+start, 1.7 ms with a 0.05 km ball left in the narrow band, and 0.4 ms with the frozen 0.1 km
+ball (``tests/test_traveltime.py`` checks it). On the bundled marine model the tables differ
+from a solution on a grid refined twice by 0.23 ms (median) and 0.8 ms at most, against 1.6 ms
+and 4.2 ms with a point start (``bench/bench_edt.py``).
 
 **Interpolation.** :func:`interpolate_traveltimes` interpolates the tables trilinearly with
 ``jax.numpy``; it works under ``jit``, ``vmap`` and ``grad``, so travel time is a continuous,
@@ -325,7 +324,7 @@ def traveltime_tables(
     """P travel-time tables of receivers on a model, from cache or by fast marching.
 
     One eikonal solution per receiver (:func:`eikonal_traveltimes`, reciprocity), stored as
-    ``traveltime/tt_<key>.npz`` under ``cache_dir`` (default :func:`jaxseis.dataset.cache_dir`)
+    ``traveltime/tt_<key>.npz`` under ``cache_dir`` (default :func:`jaxseis.runtime.cache_dir`)
     with the settings they were made with; ``key`` is :func:`table_cache_key`. Writes are
     atomic, so concurrent users of the cache never read a partial file.
 
@@ -334,12 +333,11 @@ def traveltime_tables(
         receivers_km: receiver positions ``[n_receivers, 3]`` in km, inside the grid.
         labels: station codes (default ``R01, R02, ...``); at most 6 characters, no spaces.
         init_radius_km: see :func:`eikonal_traveltimes`.
-        refine: refinement factor of the marching grid. 1 (default) takes about 3 s per
-            receiver on the paper's grid; on the bundled marine model the tables then differ
-            from those of ``refine=2`` (about 70 s per receiver) by 0.2 ms (median) and 0.8 ms
-            at most, well below a 4 ms sample.
+        refine: refinement factor of the marching grid (the cost grows as ``refine**3``).
+            With 1 (default), on the bundled marine model the tables differ from those of
+            ``refine=2`` by 0.2 ms (median) and 0.8 ms at most, well below a 4 ms sample.
         cache: read and write the on-disk cache.
-        cache_dir: cache directory (default :func:`jaxseis.dataset.cache_dir`).
+        cache_dir: cache directory (default :func:`jaxseis.runtime.cache_dir`).
         progress: called with a one-line message per receiver (``None``: silent).
 
     Returns:

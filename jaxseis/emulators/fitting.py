@@ -17,7 +17,7 @@ import numpy as np
 from jaxseis.emulators.base import MIN_TRAIN_EVENTS, Emulator, TrainingData
 from jaxseis.emulators.domain import check_receiver
 from jaxseis.emulators.registry import get_family
-from jaxseis.geometry import DEFAULT_GRID, check_grid, describe_extent, metres_hint, source_features
+from jaxseis.geometry import DEFAULT_GRID, check_grid, check_inside, source_features
 from jaxseis.gp import GaussianProcesses, fit_gps
 from jaxseis.preprocess import Alignment, align, fit_alignment, fit_standardizer
 
@@ -292,13 +292,7 @@ def _check_training_data(data: TrainingData, min_train: int = MIN_TRAIN_EVENTS) 
             raise ValueError(f"{name}_traces must be [{s.shape[0]}, n_samples], got {t.shape}")
         if not (np.all(np.isfinite(s)) and np.all(np.isfinite(t))):
             raise ValueError(f"{name} data contain NaN or infinite values")
-        inside = grid.contains(s)
-        if not np.all(inside):
-            i = int(np.flatnonzero(~inside)[0])
-            raise ValueError(
-                f"{name}_sources[{i}] = {s[i].tolist()} km lies outside the grid "
-                f"({describe_extent(grid)}){metres_hint(s, grid)}"
-            )
+        check_inside(s, grid, f"{name}_sources")
     n_train, n_val = len(data.train_sources), len(data.val_sources)
     if n_train < min_train or n_val < 1:
         raise ValueError(
