@@ -5,7 +5,7 @@ relative to the observation's reference time (s) and the natural log of the sour
 relative to the training simulations' source (:data:`jaxseis.inference.PARAMS`). For each
 receiver, the trace is the emulator's prediction at the position, delayed by ``t0`` with the
 differentiable fractional shift and scaled by ``exp(log_amplitude)``
-(:func:`jaxseis.emulators.base.apply_predictor`).
+(:func:`jaxseis.emulators.predictor.apply_predictor`).
 
 A :class:`ForwardModel` splits an emulator set into a hashable ``static`` part (families and
 configurations) and a pytree of arrays ``params``: :func:`apply_forward` is a pure function of
@@ -24,15 +24,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseis.emulators.base import (
+from jaxseis.emulators.base import Emulator
+from jaxseis.emulators.domain import training_box
+from jaxseis.emulators.predictor import (
     X64_MESSAGE,
-    Emulator,
     apply_predictor,
     has_core_gps,
     predict,
     predictor_parts,
 )
-from jaxseis.emulators.domain import training_box
 from jaxseis.geometry import DEFAULT_GRID, check_position
 
 __all__ = [

@@ -27,6 +27,7 @@ __all__ = [
     "Grid",
     "benchmark_receivers_km",
     "check_grid",
+    "check_inside",
     "check_points",
     "check_position",
     "describe_extent",
@@ -35,6 +36,8 @@ __all__ = [
     "layout_23_km",
     "location_receivers_km",
     "metres_hint",
+    "nearest_points",
+    "real_array",
     "receiver_labels",
     "source_features",
 ]
@@ -216,7 +219,7 @@ def check_points(points_km, name: str, grid: Grid = DEFAULT_GRID) -> np.ndarray:
     (with a hint when the points lie outside the grid in km but inside it in metres).
     """
     grid = check_grid(grid)
-    p = _real_array(points_km, name)
+    p = real_array(points_km, name)
     if p.ndim == 1:
         p = p[None, :]
     if p.ndim != 2 or p.shape[-1] != 3:
@@ -226,18 +229,47 @@ def check_points(points_km, name: str, grid: Grid = DEFAULT_GRID) -> np.ndarray:
     if not np.all(np.isfinite(p)):
         bad = np.flatnonzero(~np.all(np.isfinite(p), axis=-1))
         raise ValueError(f"{name} contains NaN or infinite coordinates (rows {bad[:5].tolist()})")
+    check_inside(p, grid, name)
+    return p
+
+
+def check_inside(points_km, grid: Grid, name: str, what: str = "the grid") -> None:
+    """Refuse points ``[n, 3]`` (km) outside ``grid``.
+
+    Raises:
+        ValueError: ``"{name}[i] = [x, y, z] km lies outside {what} (extent)"`` for the first
+            such point, with a hint when the numbers look like metres.
+    """
+    p = np.asarray(points_km, dtype=np.float64).reshape(-1, 3)
     inside = grid.contains(p)
     if not np.all(inside):
         i = int(np.flatnonzero(~inside)[0])
         raise ValueError(
-            f"{name}[{i}] = {p[i].tolist()} km lies outside the grid ({describe_extent(grid)})"
+            f"{name}[{i}] = {p[i].tolist()} km lies outside {what} ({describe_extent(grid)})"
             + metres_hint(p, grid)
         )
-    return p
 
 
-def _real_array(values, name: str) -> np.ndarray:
-    """``values`` as float64, refusing complex numbers and non-numbers with a clear message."""
+def nearest_points(points_km, reference_km) -> tuple[np.ndarray, np.ndarray]:
+    """For each point ``[n, 3]`` (km), the nearest of ``reference_km [m, 3]``.
+
+    Returns:
+        ``(index [n] int, distance [n] km)``: the row of ``reference_km`` nearest to each point
+        and the distance to it.
+    """
+    p = np.asarray(points_km, dtype=np.float64).reshape(-1, 3)
+    r = np.asarray(reference_km, dtype=np.float64).reshape(-1, 3)
+    dist = np.linalg.norm(p[:, None, :] - r[None, :, :], axis=-1)
+    index = np.argmin(dist, axis=1)
+    return index, dist[np.arange(len(p)), index]
+
+
+def real_array(values, name: str) -> np.ndarray:
+    """``values`` as a float64 array, refusing complex numbers and non-numbers.
+
+    Raises:
+        ValueError: ``"{name} must be real numbers ..."`` or ``"{name} must be numbers ..."``.
+    """
     if np.iscomplexobj(values):
         raise ValueError(f"{name} must be real numbers, got complex values")
     try:

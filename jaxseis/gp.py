@@ -132,9 +132,8 @@ def _fit_one(theta0, x, y, n_iter, learning_rate=0.1):
 
     Adam with a cosine-decayed step (from ``learning_rate`` to 1 % of it) for a fixed number
     of steps in ``lax.scan`` (no line search), so that many GPs and restarts batch with
-    ``vmap`` at a predictable cost; the best point visited is returned. (Batched second-order
-    steps were tried: an LU solve inside the vmapped scan deadlocked XLA's CPU runtime in
-    jaxlib 0.10.)
+    ``vmap`` at a predictable cost; the best point visited is returned. First-order steps keep
+    linear solves out of the vmapped scan.
     """
     d = x.shape[1]
 
@@ -212,10 +211,9 @@ def fit_gps(
         n_iter: Adam steps per restart (cosine-decayed from 0.1 in log-parameter space).
         batch_size: GPs conditioned at once (memory: ``batch_size * n**2`` doubles).
         n_condition: condition on a seeded subset of at most this many training points
-            (``None``: all). The exact GP costs ``n**3`` time and ``n**2`` memory: at the
-            default 5000, one Cholesky takes about 2 s and 200 MB; at the 22,000 points of the
-            dense training set it would take minutes and 3.9 GB per GP. Prediction costs
-            ``O(n)`` per GP.
+            (``None``: all). The exact GP costs ``n**3`` time and ``8 n**2`` bytes of memory:
+            200 MB at the default 5000, 3.9 GB at the 22,000 points of the dense training
+            set. Prediction costs ``O(n)`` per GP.
 
     Returns:
         The fitted :class:`GaussianProcesses` (NumPy arrays, float64).

@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxseis.geometry import receiver_labels
+from jaxseis.geometry import nearest_points, receiver_labels
 from jaxseis.noise import (
     ColouredNoise,
     NoiseModel,
@@ -115,11 +115,10 @@ class Observation:
                 or one station matching two receivers.
         """
         r = np.asarray(receivers_km, dtype=np.float64).reshape(-1, 3)
-        dist = np.linalg.norm(self.receivers_km[None, :, :] - r[:, None, :], axis=-1)
-        index = []
-        for i, row in enumerate(dist):
-            j = int(np.argmin(row))
-            if row[j] > tol_km:
+        nearest, dist = nearest_points(r, self.receivers_km)
+        index: list[int] = []
+        for i, (j, d) in enumerate(zip(nearest.tolist(), dist, strict=True)):
+            if d > tol_km:
                 raise ValueError(
                     f"{what} has a receiver at {np.round(r[i], 4).tolist()} km that no observed "
                     f"station matches within {tol_km * 1e3:g} m (stations: "

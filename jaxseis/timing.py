@@ -35,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseis.emulators.base import Emulator, make_predictor
+from jaxseis.emulators.base import Emulator
+from jaxseis.emulators.predictor import make_predictor
 
 __all__ = [
     "DEFAULT_BATCH_SIZES",

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxseis.geometry import DEFAULT_GRID, SEABED_Z_KM, Grid, check_grid
+from jaxseis.geometry import DEFAULT_GRID, SEABED_Z_KM, Grid, check_grid, real_array
 
 __all__ = [
     "MARINE_LAYERS",
@@ -72,12 +72,12 @@ def from_arrays(vp, rho=None, grid: Grid = DEFAULT_GRID, name: str = "user") -> 
             values, or values that look like km/s (``vp``) or g/cm^3 (``rho``).
     """
     grid = check_grid(grid)
-    vp = _real_values(vp, "vp")
+    vp = real_array(vp, "vp")
     if vp.size and np.all(np.isfinite(vp)) and 0 < vp.max() <= _KM_LIKE_MAX:
         raise ValueError(
             f"vp looks like km/s (largest value {vp.max():g}); give it in m/s (multiply by 1000)"
         )
-    rho = gardner_density(vp) if rho is None else _real_values(rho, "rho")
+    rho = gardner_density(vp) if rho is None else real_array(rho, "rho")
     if rho.size and np.all(np.isfinite(rho)) and 0 < rho.max() <= _KM_LIKE_MAX:
         raise ValueError(
             f"rho looks like g/cm^3 (largest value {rho.max():g}); give it in kg/m^3 "
@@ -100,15 +100,6 @@ def from_arrays(vp, rho=None, grid: Grid = DEFAULT_GRID, name: str = "user") -> 
 _KM_LIKE_MAX = 20.0
 """Largest ``vp`` (``rho``) read as km/s (g/cm^3) by mistake: no rock or fluid has a P
 velocity of 20 m/s or a density of 20 kg/m^3."""
-
-
-def _real_values(values, label: str) -> np.ndarray:
-    if np.iscomplexobj(values):
-        raise ValueError(f"{label} must be real numbers, got complex values")
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{label} must be an array of numbers") from None
 
 
 class _Layer(NamedTuple):

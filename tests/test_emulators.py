@@ -62,7 +62,7 @@ def test_prediction_works_under_jit_vmap_and_grad(fitted, heldout):
     f32 = em.make_predictor(fitted, gp_dtype=jnp.float32)
     batch = np.asarray(jax.jit(jax.vmap(f32))(src))
     peak = np.abs(batch).max()
-    # float32: the GP mean k @ alpha loses digits to cancellation (see base.predictor_parts)
+    # float32: the GP mean k @ alpha loses digits to cancellation (see predictor_parts)
     np.testing.assert_allclose(batch[3], np.asarray(jax.jit(f32)(src[3])), atol=5e-2 * peak)
     w = jnp.asarray(np.random.default_rng(0).normal(size=batch.shape[1]))
     with jax.enable_x64(True):

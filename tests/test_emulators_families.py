@@ -87,7 +87,7 @@ def test_beats_mean_trace_on_held_out_events(kind):
     a_tr = align(e.alignment, data.train_traces)[0] / ref
     a_held = align(e.alignment, truth)[0] / ref
     z = e.feature_scaler.apply(source_features(src, e.receiver_km))
-    core = em.base._family(kind).predict_core(jax.tree.map(jnp.asarray, e.core), e.config)
+    core = em.get_family(kind).predict_core(jax.tree.map(jnp.asarray, e.core), e.config)
     a_pred = np.asarray(jax.jit(jax.vmap(core))(jnp.asarray(z, jnp.float32)))
     core_mse = np.mean((a_pred - a_held) ** 2)
     core_mse_mean = np.mean((a_tr.mean(axis=0) - a_held) ** 2)

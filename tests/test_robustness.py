@@ -15,7 +15,7 @@ import pytest
 import jaxseis as js
 from jaxseis import dataset as ds
 from jaxseis import emulators as em
-from jaxseis.emulators import base
+from jaxseis.emulators import predictor
 from jaxseis.emulators.batching import DEFAULT_MEMORY_BYTES, map_batches
 from jaxseis.geometry import DEFAULT_GRID, Grid, check_points, grid_to_dict
 from jaxseis.gp import GaussianProcesses, gps_to_dict
@@ -272,7 +272,7 @@ def test_predict_calls_the_compiled_function_one_chunk_at_a_time(emulator, bench
     def spy(fn, inputs, batch_size):
         return map_batches(lambda x: shapes.append(x.shape) or fn(x), inputs, batch_size)
 
-    monkeypatch.setattr(base, "map_batches", spy)
+    monkeypatch.setattr(predictor, "map_batches", spy)
     em.predict(emulator, bench.sources[:50], batch_size=16)
     assert shapes == [(16, 3)] * 4  # the last chunk padded: one compilation
     shapes.clear()

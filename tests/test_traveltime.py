@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxseis.traveltime as tt_mod
+import jaxseis.traveltime.tables as tt_mod
 from jaxseis.geometry import Grid
 from jaxseis.traveltime import (
     TravelTimeTables,

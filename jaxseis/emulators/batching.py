@@ -46,8 +46,8 @@ def _gp_terms(emulator) -> int:
 
 def bytes_per_source(emulator) -> int:
     """Estimated working memory (bytes) of one source's prediction: 16 bytes per GP kernel
-    entry and 64 bytes per trace sample (compiled memory analysis: 68 kB measured for NN
-    direct, 3.2 MB for D18, against 96 kB and 6.4 MB estimated)."""
+    entry and 64 bytes per trace sample, an upper bound of XLA's compiled memory analysis
+    (about 96 kB for NN direct and 6.4 MB for D18 on the benchmark)."""
     return 16 * _gp_terms(emulator) + 64 * int(emulator.n_samples)
 
 

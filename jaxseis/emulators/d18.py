@@ -4,8 +4,8 @@ Compression: per raw training trace the ``k = 100`` samples of largest absolute 
 sorted by time, give ``k`` values and ``k`` time indices. Rank ``r`` (the ``r``-th earliest
 dominant sample) gets one GP for its value and one for its time index: ``2 k = 200``
 Matérn-3/2 ARD GPs on the standardised source features, fitted batched by
-:func:`jaxseis.gp.fit_gps` (they share their inputs). To keep the whole fit within minutes on
-2 cores, the hyperparameters of each GP are fitted on a seeded subset of ``n_subset = 300``
+:func:`jaxseis.gp.fit_gps` (they share their inputs). To bound the cost of 200 fits, the
+hyperparameters of each GP are fitted on a seeded subset of ``n_subset = 300``
 training events with 2 starts of 150 Adam steps, and every GP is then conditioned on all
 training events (options in ``core_gp_options``; the ``gp_options`` of
 :func:`jaxseis.emulators.fit` concern the peak GPs, which D18 does not use). The fit runs with
@@ -13,7 +13,7 @@ single-threaded OpenBLAS (see :func:`jaxseis.gp.fit_gps`).
 
 Reconstruction: the predicted values are written at the rounded predicted indices (clipped to
 the trace) of a zero trace. Rounded indices collide (several ranks predict the same sample);
-the paper's code let later ranks silently overwrite earlier ones. Here colliding values are
+in the paper's code later ranks silently overwrite earlier ones. Here colliding values are
 combined explicitly (option ``collision``):
 
 * ``"mean"`` (default): the average of the values that land on a sample (a scatter-add of the

@@ -12,7 +12,7 @@ for instance); what happens there is the user's choice, ``policy``:
 
 Emulators know their grid and training box (``Emulator.grid`` and ``Emulator.training_box_km``,
 stored in the file header by :func:`jaxseis.emulators.save`). For emulators without a stored
-box (files written before the box was recorded), :func:`training_box` derives it from the
+box (a header without ``training_box_km``), :func:`training_box` derives it from the
 training inputs of the GPs (the peak GPs, or the GPs of the core): their standardised features
 ``[dx, dy, dz, d]`` relative to the receiver, turned back into positions.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxseis.geometry import DEFAULT_GRID, Grid, describe_extent, metres_hint
+from jaxseis.geometry import DEFAULT_GRID, Grid, check_inside, describe_extent, metres_hint
 
 __all__ = [
     "BOX_TOLERANCE_KM",
@@ -169,13 +169,7 @@ def check_sources(
     emulators = _as_list(emulators)
     p = _points(sources_km, name)
     for grid in {_grid(e) for e in emulators}:
-        inside = grid.contains(p)
-        if not np.all(inside):
-            i = int(np.flatnonzero(~inside)[0])
-            raise ValueError(
-                f"{name}[{i}] = {p[i].tolist()} km lies outside the model grid "
-                f"({describe_extent(grid)}){metres_hint(p, grid)}"
-            )
+        check_inside(p, grid, name, "the model grid")
     if policy == "ignore":
         return p
     boxes = [training_box(e) for e in emulators]

@@ -11,6 +11,16 @@ from jaxseis.emulators.networks import apply, count_parameters, init_state
 from jaxseis.emulators.schema import N_FEATURES, network
 from jaxseis.train import TrainConfig, mse, train_supervised, train_supervised_stacked
 
+__all__ = [
+    "HIDDEN",
+    "core_shapes",
+    "fit_core",
+    "fit_core_stacked",
+    "name",
+    "predict_core",
+    "uses_alignment",
+]
+
 name = "nn_direct"
 uses_alignment = True
 HIDDEN = (64, 128, 256)

@@ -15,9 +15,9 @@ One departure, in the starting point only: the bias of the generator's output la
 at the mean standardised training trace (``init_mean_bias=True``; the objective is
 unchanged). From Glorot/zero initialisation the generator first spends hundreds of updates
 at lr 1e-4 learning the mean trace: on the benchmark (2000 traces, ``n_critic = 5``) its
-validation MSE (standardised) was 0.31 after 200 epochs and 0.027 after 1500 epochs
-(5.7 min), against 0.0124 after 25 epochs and 0.0090 after 200 with the mean-trace start
-(the mean training trace itself scores 0.0131).
+validation MSE (standardised) is 0.31 after 200 epochs and 0.027 after 1500 epochs, against
+0.0124 after 25 epochs and 0.0090 after 200 with the mean-trace start (the mean training trace
+itself scores 0.0131).
 
 Losses (Gulrajani et al. 2017, conditional): critic
 ``mean C(G(z, c), c) - mean C(x, c) + lambda * mean (||grad_xhat C(xhat, c)|| - 1)**2`` with
@@ -43,11 +43,10 @@ trained with ``n_critic = 5``): MSE 1.69e-4 at ``z = 0``, 3.8e-4 on average for 
 ``z``, 1.76e-4 for the average over 64 random ``z`` (64 times the cost).
 
 Cost. Each generator update costs ``n_critic`` critic updates with a double backward pass (the
-gradient penalty): about 4.5 ms per critic update (batch 256) on this 2-core machine, so with
-2000 training traces (7 generator updates per epoch) an epoch takes about 3.4 s with
-``n_critic = 100`` against 0.2 s with ``n_critic = 5``. With ``n_critic = 100`` the validation
-MSE keeps falling slowly (0.0089 after 80 epochs, 4.5 min) and ``patience`` (100 epochs) is
-far away: bound the run with ``config.max_epochs``.
+gradient penalty), so an epoch with ``n_critic = 100`` costs about 20 times one with
+``n_critic = 5``. With ``n_critic = 100`` the validation MSE keeps falling slowly (0.0089 after
+80 epochs) and ``patience`` (100 epochs) is far away: bound the run with
+``config.max_epochs``.
 
 Options (keywords of :func:`jaxseis.emulators.fit`): ``latent_dim`` (64),
 ``generator_hidden`` ((64, 128, 256)), ``critic_hidden`` ((256, 50)), ``n_critic`` (100),

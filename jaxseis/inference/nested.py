@@ -16,8 +16,8 @@ effects, which jaxseis contains:
   logger is untouched, and the ``jaxns`` logger is set to ``WARNING`` and propagates to your
   handlers.
 
-jaxns compiles for tens of seconds; :func:`jaxseis.runtime.enable_compilation_cache` lets later
-processes reuse its programs.
+jaxns's programs are large to compile; :func:`jaxseis.runtime.enable_compilation_cache` lets
+later processes reuse them.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from jaxseis.geometry import Grid
+from jaxseis.geometry import Grid, nearest_points
 from jaxseis.likelihood.base import POSITION, Likelihood
 from jaxseis.picking import Picks
 from jaxseis.traveltime import (
@@ -149,16 +149,14 @@ def match_picks(
             rec = np.asarray(receivers_km, dtype=np.float64).reshape(-1, 3)
             if rec.shape[0] != times.size:
                 raise ValueError(f"got {times.size} picks for {rec.shape[0]} receivers_km")
-            dist = np.linalg.norm(rec[:, None, :] - tables.receivers_km[None, :, :], axis=-1)
-            index = []
-            for i, row in enumerate(dist):
-                j = int(np.argmin(row))
-                if row[j] > _RECEIVER_TOL_KM:
-                    raise ValueError(
-                        f"receiver {rec[i].tolist()} km has no travel-time table (tables hold "
-                        f"receivers {np.round(tables.receivers_km, 6).tolist()})"
-                    )
-                index.append(j)
+            nearest, dist = nearest_points(rec, tables.receivers_km)
+            far = np.flatnonzero(dist > _RECEIVER_TOL_KM)
+            if far.size:
+                raise ValueError(
+                    f"receiver {rec[far[0]].tolist()} km has no travel-time table (tables hold "
+                    f"receivers {np.round(tables.receivers_km, 6).tolist()})"
+                )
+            index = nearest.tolist()
     names = tuple(labels[j] if labels else f"#{j}" for j in index)
     if len(set(index)) != len(index):
         raise ValueError(f"a receiver appears more than once among the picks ({list(names)})")
