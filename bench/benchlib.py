@@ -289,7 +289,7 @@ def numpy_loop_latency(fn: Callable, xs: tuple, n_repeat: int) -> timing.Latency
 
 def jax_stages(emulator: em.Emulator, gp_dtype, dtype=jnp.float32):
     """JAX stages ``(core, gps, unalign)`` of the predictor, as ``apply_predictor`` runs them."""
-    params = em.base.predictor_parts(emulator, dtype, gp_dtype)[1]
+    params = em.predictor_parts(emulator, dtype, gp_dtype)[1]
     core = em.FAMILIES[emulator.kind].predict_core(params["core"], emulator.config)
     gps = gps_from_dict(params["gps"])
 
