@@ -68,9 +68,13 @@ CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=4, po
                               newton_steps=15)  # fmt: skip
 """The catalogue's global stage: a bank of 16,384 candidates, the best 4 polished by Newton."""
 
-CATALOGUE_NUTS = NutsOptions(num_chains=4, num_warmup=200, num_draws=250, global_stage=None)
+CATALOGUE_NUTS = NutsOptions(
+    num_chains=4, num_warmup=200, num_draws=250, max_num_doublings=6, global_stage=None
+)
 """The catalogue's NUTS: 4 chains x 250 draws after 200 adaptation steps in the whitened
-coordinates of each event's mode."""
+coordinates of each event's mode, trajectories of at most 2**6 - 1 leapfrog steps (chains of a
+block run in lockstep under ``vmap``, so one long trajectory holds up the whole block; an event
+whose ridge needs longer ones shows it in its ESS)."""
 
 
 def event_key(seed: int, event_id: str) -> jax.Array:
