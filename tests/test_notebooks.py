@@ -1,9 +1,14 @@
-"""Every notebook in notebooks/ executes without error (they are committed without outputs)."""
+"""Every notebook in notebooks/ executes without error (they are committed without outputs), in
+a Jupyter kernel with its own (inline) backend, and every figure it draws reaches the outputs."""
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
+#: a cell that makes a figure
+FIGURE = re.compile(r"plt\.(subplots|figure)\(")
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -17,4 +22,8 @@ def test_notebook_executes(path, tmp_path):
     )
     nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
+    ).execute(env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and FIGURE.search(cell.source):
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert images, f"{path.name}: cell {i} draws a figure that never reaches the outputs"
