@@ -33,6 +33,8 @@ from jaxseis.cli.common import Formatter, UserError, is_user_error, remove_empty
 
 __all__ = ["UserError", "build_parser", "is_user_error", "main"]
 
+#: commands whose compiled programs the console command keeps on disk for later runs
+_CACHED = ("locate", "locate-catalogue", "demo")
 _COMMAND_MODULES = ("data", "train", "evaluate", "locate", "catalogue", "bench", "demo")
 
 
@@ -55,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"jaxseis {_version()}")
     p.add_argument("--debug", action="store_true", help="show the traceback of every error")
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep compiled programs on disk for later runs (the command keeps them "
+        "under the cache directory, $JAXSEIS_CACHE, so a second run skips most compilation)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(f"jaxseis.cli.{name}").register(sub)
@@ -82,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
     try:
         _split_cpu()
+        if argv is None and not args.no_compile_cache and args.command in _CACHED:
+            from jaxseis.runtime import enable_compilation_cache
+
+            enable_compilation_cache()
         args.func(args)
         remove_empty_outputs(keep=True)
     except KeyboardInterrupt:
