@@ -287,40 +287,111 @@ def _cpml_profiles(n: int, n_pml: int, h: float, dt: float, vp_max: float, f0: f
     return (a_n, b_n), (a_h, b_h)
 
 
-def _shift_sum(f, axis: int, coeffs, h: float, forward: bool):
+def _derivative(f, axis: int, coeffs, forward: bool, lo: int = 0, size: int | None = None):
     """Staggered 8th-order derivative along ``axis`` with zeros outside the array.
 
+    The result covers the whole array, or only the nodes ``lo .. lo + size - 1`` along
+    ``axis``. ``coeffs`` are the stencil coefficients divided by the spacing (1/m).
     ``forward``: derivative at ``i + 1/2`` from values at ``i``; otherwise at ``i`` from values
     at ``i + 1/2`` (stored at ``i``). The backward operator is minus the transpose of the
     forward one.
     """
     n = f.shape[axis]
+    size = n if size is None else size
     m = len(coeffs)
     pad = [(0, 0)] * f.ndim
     pad[axis] = (m, m)
     fp = jnp.pad(f, pad)
 
-    def sl(start):
-        return jax.lax.slice_in_dim(fp, start, start + n, axis=axis)
+    def sl(offset):
+        return jax.lax.slice_in_dim(fp, m + lo + offset, m + lo + offset + size, axis=axis)
 
     out = 0.0
     for k, c in enumerate(coeffs):
         if forward:
-            out = out + c * (sl(m + k + 1) - sl(m - k))
+            out = out + c * (sl(k + 1) - sl(-k))
         else:
-            out = out + c * (sl(m + k) - sl(m - k - 1))
-    return out / h
+            out = out + c * (sl(k) - sl(-k - 1))
+    return out
+
+
+def _derivative_padded(fp, axis: int, coeffs, forward: bool, shape):
+    """:func:`_derivative` of an array of ``shape`` given zero-padded by the stencil half-width
+    on every side (``fp``): one padded copy then serves the derivatives along all three axes."""
+    m = len(coeffs)
+
+    def sl(offset):
+        start = [m, m, m]
+        start[axis] = m + offset
+        return jax.lax.slice(fp, start, [s + n for s, n in zip(start, shape, strict=True)])
+
+    out = 0.0
+    for k, c in enumerate(coeffs):
+        if forward:
+            out = out + c * (sl(k + 1) - sl(-k))
+        else:
+            out = out + c * (sl(k) - sl(-k - 1))
+    return out
+
+
+def _slab_derivative(f, axis: int, coeffs, forward: bool, widths):
+    """:func:`_derivative` on the first ``widths[0]`` and last ``widths[1]`` nodes along
+    ``axis``, stacked.
+
+    Each slab is computed from the layers it needs (its width plus the stencil half-width), so
+    that the compiler fuses this small update on its own instead of sharing a padded copy of
+    the whole array with the full-grid update.
+    """
+    n = f.shape[axis]
+    m = len(coeffs)
+    lo_w, hi_w = widths
+    below = jax.lax.slice_in_dim(f, 0, min(lo_w + m, n), axis=axis)
+    reach = min(hi_w + m, n)
+    above = jax.lax.slice_in_dim(f, n - reach, n, axis=axis)
+    lo = _derivative(below, axis, coeffs, forward, 0, lo_w)
+    hi = _derivative(above, axis, coeffs, forward, reach - hi_w, hi_w)
+    return jnp.concatenate([lo, hi], axis=axis)
+
+
+def _unslab(s, axis: int, n: int, lo_width: int):
+    """The stacked slabs ``s`` (see :func:`_slab_derivative`; the first ``lo_width`` layers
+    from the start of the axis, the rest from its end) placed in an array of zeros of length
+    ``n`` along ``axis``."""
+    total = s.shape[axis]
+    lo = jax.lax.slice_in_dim(s, 0, lo_width, axis=axis)
+    hi = jax.lax.slice_in_dim(s, lo_width, total, axis=axis)
+    pad_lo, pad_hi = [(0, 0, 0)] * 3, [(0, 0, 0)] * 3
+    pad_lo[axis] = (0, n - lo_width, 0)
+    pad_hi[axis] = (n - (total - lo_width), 0, 0)
+    zero = jnp.zeros((), s.dtype)
+    return jax.lax.pad(lo, zero, pad_lo) + jax.lax.pad(hi, zero, pad_hi)
 
 
 def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
-    """Static arrays and the one-step update function of the solver."""
+    """Static arrays and the one-step update function of the solver.
+
+    The wavefields ``p`` and ``v_i`` cover the padded grid. The CPML memory variables are kept
+    only on the slabs of ``n_pml + 1`` nodes at both ends of their axis, where the CPML
+    coefficients are non-zero (elsewhere they would stay exactly zero): each full-grid update
+    is the plain stencil plus the slabs' CPML terms, and XLA fuses it into one pass per field.
+
+    Returns:
+        ``(step, zero_state, kappa, shape)``: the update of the state
+        ``(p, v, psi_p, psi_v)``, a function giving the state at rest, the padded bulk modulus
+        and the padded shape.
+    """
     dtype = jnp.dtype(config.dtype)
     n_pml = config.n_pml
+    # CPML slabs: the n_pml + 1 nodes at each end of an axis (the half nodes reach n_pml + 1);
+    # with >= 2 grid nodes per axis they never overlap (the upper one is kept no wider than
+    # what the lower one leaves)
+    width = n_pml + 1 if n_pml > 0 else 0
     h = model.grid.spacing_m
     vp_max = float(model.vp.max())
     rho = _pad_edge(model.rho, n_pml)
     kappa = _pad_edge(model.bulk_modulus, n_pml)
     shape = rho.shape
+    widths = [(width, min(width, n - width)) for n in shape]
 
     # buoyancy on the staggered points i + 1/2 (arithmetic mean of the density)
     buoy = []
@@ -338,46 +409,68 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
         for i in range(3)
     ]
 
-    def bcast(v, axis):
+    def slab_coeff(v, axis):
         s = [1, 1, 1]
         s[axis] = -1
+        lo_w, hi_w = widths[axis]
+        v = np.concatenate([v[:lo_w], v[len(v) - hi_w :]])
         return jnp.asarray(v.reshape(s), dtype=dtype)
 
-    a_node = [bcast(prof[i][0][0], i) for i in range(3)]
-    b_node = [bcast(prof[i][0][1], i) for i in range(3)]
-    a_half = [bcast(prof[i][1][0], i) for i in range(3)]
-    b_half = [bcast(prof[i][1][1], i) for i in range(3)]
-    coeffs = [float(c) for c in STAGGERED_COEFFS]
+    a_node = [slab_coeff(prof[i][0][0], i) for i in range(3)]
+    b_node = [slab_coeff(prof[i][0][1], i) for i in range(3)]
+    a_half = [slab_coeff(prof[i][1][0], i) for i in range(3)]
+    b_half = [slab_coeff(prof[i][1][1], i) for i in range(3)]
+    coeffs = [[float(c) / h[i] for c in STAGGERED_COEFFS] for i in range(3)]
     dtb = [jnp.asarray(dt * b, dtype=dtype) for b in buoy]
     dtk = jnp.asarray(dt * kappa, dtype=dtype)
+    halo = len(STAGGERED_COEFFS)
 
     def step(state):
         """Advance ``(p, v, psi_p, psi_v)`` by one time step, without the source."""
         p, v, psi_p, psi_v = state
         new_v, new_psi_p = [], []
+        pp = jnp.pad(p, halo)
         for i in range(3):
-            dp = _shift_sum(p, i, coeffs, h[i], forward=True)
-            ps = b_half[i] * psi_p[i] + a_half[i] * dp
+            dp = _derivative_padded(pp, i, coeffs[i], True, shape)
+            if width:
+                slab = _slab_derivative(p, i, coeffs[i], True, widths[i])
+                ps = b_half[i] * psi_p[i] + a_half[i] * slab
+                dp = dp + _unslab(ps, i, shape[i], width)
+            else:
+                ps = psi_p[i]
             new_psi_p.append(ps)
-            new_v.append(v[i] - dtb[i] * (dp + ps))
+            new_v.append(v[i] - dtb[i] * dp)
         div = 0.0
         new_psi_v = []
         for i in range(3):
-            dv = _shift_sum(new_v[i], i, coeffs, h[i], forward=False)
-            ps = b_node[i] * psi_v[i] + a_node[i] * dv
+            dv = _derivative(new_v[i], i, coeffs[i], forward=False)
+            if width:
+                slab = _slab_derivative(new_v[i], i, coeffs[i], False, widths[i])
+                ps = b_node[i] * psi_v[i] + a_node[i] * slab
+                dv = dv + _unslab(ps, i, shape[i], width)
+            else:
+                ps = psi_v[i]
             new_psi_v.append(ps)
-            div = div + dv + ps
+            div = div + dv
         p = p - dtk * div
         return (p, tuple(new_v), tuple(new_psi_p), tuple(new_psi_v))
 
-    zeros = jnp.zeros(shape, dtype=dtype)
-    state0 = (zeros, (zeros,) * 3, (zeros,) * 3, (zeros,) * 3)
-    return step, state0, kappa, shape
+    def zero_state():
+        """The state at rest (built inside the compiled run, so nothing is copied in)."""
+        zeros = jnp.zeros(shape, dtype=dtype)
+        psi = []
+        for i in range(3):
+            s = list(shape)
+            s[i] = sum(widths[i])
+            psi.append(jnp.zeros(s, dtype=dtype))
+        return (zeros, (zeros,) * 3, tuple(psi), tuple(psi))
+
+    return step, zero_state, kappa, shape
 
 
 def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
     """Run the solver; returns the pressure at ``rec`` for each step ``[n_steps, n_rec]``."""
-    step, state0, kappa, shape = _build_stepper(model, config, dt)
+    step, zero_state, kappa, shape = _build_stepper(model, config, dt)
     dtype = jnp.dtype(config.dtype)
     cell = float(np.prod(model.grid.spacing_m))
     # source: dp = dt * K(x_s) * q(t_{n+1/2}) / V, spread with the interpolation weights
@@ -391,17 +484,17 @@ def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
     rec_w = jnp.asarray(rec.weight, dtype=dtype)
 
     @jax.jit
-    def run(state0, wavelet, src_w, rec_w):
+    def run(wavelet, src_w, rec_w):
         def body(state, q_t):
             p, v, psi_p, psi_v = step(state)
             p = p.ravel().at[src_i].add(q_t * src_w)
             rec = jnp.sum(p[rec_i] * rec_w, axis=-1)
             return (p.reshape(shape), v, psi_p, psi_v), rec
 
-        _, out = jax.lax.scan(body, state0, wavelet)
+        _, out = jax.lax.scan(body, zero_state(), wavelet)
         return out
 
-    return run(state0, wavelet, src_w, rec_w)
+    return run(wavelet, src_w, rec_w)
 
 
 def _decimate(traces: np.ndarray, factor: int, n_out: int) -> np.ndarray:
