@@ -6,8 +6,9 @@ Writes ``bench/results/simulate.json`` and ``bench/results/simulate.md``:
   variable density and the absorbing layers, recording 4001 points (compilation included, and
   the steady-state time without it);
 * ``mpts_per_s``: grid-point updates per second (physical grid, and padded grid with the PML);
-* ``bytes_per_grid_point``: growth of the peak resident memory during the first full-grid run,
-  per padded grid point (the wavefields, the coefficients, XLA's temporaries);
+* ``bytes_per_grid_point``: memory of the compiled solver (XLA's buffers: coefficients,
+  wavefields, CPML slabs, temporaries; :func:`jaxseis.simulate.solver_memory`) per padded
+  grid point;
 * ``devito_mpts_per_s``: Devito (when installed: the ``bench`` extra) on the same padded grid,
   model, time step, number of steps, source and receivers, in a child process with OpenMP on
   both cores (``devito_acoustic.py``; its formulation is in that file), and the ratio;
@@ -28,7 +29,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +45,7 @@ from jaxseis.simulate import (
     reciprocal_traces,
     ricker_integral,
     simulate,
+    solver_memory,
 )
 from jaxseis.traveltime import eikonal_traveltimes
 from jaxseis.velocity import from_arrays, gardner_density
@@ -55,11 +56,9 @@ def full_grid_run(bench, event):
     config = SolverConfig()
     dt = check_config(model, config)
     pts = np.concatenate([bench.sources, js.PAPER_EVENT_KM[None]])
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes (Linux: KiB)
     tic = time.perf_counter()
     out = reciprocal_traces(model, bench.receivers[0], pts, config)
     wall = time.perf_counter() - tic
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # steady state: a second run of the same shapes reuses the compiled kernel
     tic = time.perf_counter()
     reciprocal_traces(model, bench.receivers[0], pts, config)
@@ -80,11 +79,11 @@ def full_grid_run(bench, event):
         "grid_points_padded": padded,
         "mpts_per_s": round(phys * n_steps / steady / 1e6, 1),
         "mpts_per_s_padded": round(padded * n_steps / steady / 1e6, 1),
-        "bytes_per_grid_point": round((rss1 - rss0) / padded, 1),
+        "bytes_per_grid_point": round(solver_memory(model, config) / padded, 1),
         "bytes_per_grid_point_note": (
-            "growth of the peak RSS during the first full-grid run per padded grid point; "
-            "float32 wavefields p, v (16 B) and coefficients (16 B), slab-only CPML memory, "
-            "XLA temporaries"
+            "XLA's buffers of the compiled solver per padded grid point: float32 coefficients "
+            "dt/rho (3) and dt*K (16 B), the wavefields p, v (16 B) and their next values, "
+            "zero-padded copies for the stencils, CPML memory on the boundary slabs only"
         ),
         "regeneration_max_rel_diff": regen,
         "reciprocity_rel_l2_full_model": recip,
@@ -241,7 +240,7 @@ def main():
         ("seconds per receiver (steady state)", f"{full['seconds_per_receiver_steady']:.1f} s"),
         ("grid-point updates per second (physical / padded)",
          f"{full['mpts_per_s']:.0f} / {full['mpts_per_s_padded']:.0f} Mpts/s"),
-        ("memory per padded grid point (peak RSS growth)",
+        ("memory per padded grid point (XLA's buffers)",
          f"{full['bytes_per_grid_point']:.0f} B"),
         ("Devito, same grid, model, dt and steps (OpenMP, 2 threads)",
          "not measured: " + full["devito_reason"] if full.get("devito_mpts_per_s") is None

@@ -61,6 +61,7 @@ __all__ = [
     "ricker",
     "ricker_integral",
     "simulate",
+    "solver_memory",
 ]
 
 STAGGERED_COEFFS = np.array([1225.0 / 1024.0, -245.0 / 3072.0, 49.0 / 5120.0, -5.0 / 7168.0])
@@ -287,24 +288,31 @@ def _cpml_profiles(n: int, n_pml: int, h: float, dt: float, vp_max: float, f0: f
     return (a_n, b_n), (a_h, b_h)
 
 
-def _derivative(f, axis: int, coeffs, forward: bool, lo: int = 0, size: int | None = None):
-    """Staggered 8th-order derivative along ``axis`` with zeros outside the array.
+def _padded(f, axes, m: int):
+    """``f`` with ``m`` zero nodes on both sides of each axis in ``axes``."""
+    return jnp.pad(f, [(m, m) if j in axes else (0, 0) for j in range(f.ndim)])
 
-    The result covers the whole array, or only the nodes ``lo .. lo + size - 1`` along
-    ``axis``. ``coeffs`` are the stencil coefficients divided by the spacing (1/m).
+
+def _derivative(fp, axis: int, coeffs, forward: bool, shape, lo: int = 0, size=None):
+    """Staggered 8th-order derivative along ``axis`` of a field of ``shape``.
+
+    ``fp`` is the field zero-padded by the stencil half-width ``m = len(coeffs)`` along
+    ``axis`` (and possibly the other axes too, by ``(fp.shape[j] - shape[j]) / 2``): the zeros
+    outside the grid. The result covers ``shape``, or only the nodes ``lo .. lo + size - 1``
+    along ``axis``. ``coeffs`` are the stencil coefficients divided by the spacing (1/m).
     ``forward``: derivative at ``i + 1/2`` from values at ``i``; otherwise at ``i`` from values
     at ``i + 1/2`` (stored at ``i``). The backward operator is minus the transpose of the
     forward one.
     """
-    n = f.shape[axis]
-    size = n if size is None else size
-    m = len(coeffs)
-    pad = [(0, 0)] * f.ndim
-    pad[axis] = (m, m)
-    fp = jnp.pad(f, pad)
+    halo = [(p - n) // 2 for p, n in zip(fp.shape, shape, strict=True)]
+    out_shape = list(shape)
+    if size is not None:
+        out_shape[axis] = size
 
     def sl(offset):
-        return jax.lax.slice_in_dim(fp, m + lo + offset, m + lo + offset + size, axis=axis)
+        start = list(halo)
+        start[axis] += lo + offset
+        return jax.lax.slice(fp, start, [s + n for s, n in zip(start, out_shape, strict=True)])
 
     out = 0.0
     for k, c in enumerate(coeffs):
@@ -315,41 +323,12 @@ def _derivative(f, axis: int, coeffs, forward: bool, lo: int = 0, size: int | No
     return out
 
 
-def _derivative_padded(fp, axis: int, coeffs, forward: bool, shape):
-    """:func:`_derivative` of an array of ``shape`` given zero-padded by the stencil half-width
-    on every side (``fp``): one padded copy then serves the derivatives along all three axes."""
-    m = len(coeffs)
-
-    def sl(offset):
-        start = [m, m, m]
-        start[axis] = m + offset
-        return jax.lax.slice(fp, start, [s + n for s, n in zip(start, shape, strict=True)])
-
-    out = 0.0
-    for k, c in enumerate(coeffs):
-        if forward:
-            out = out + c * (sl(k + 1) - sl(-k))
-        else:
-            out = out + c * (sl(k) - sl(-k - 1))
-    return out
-
-
-def _slab_derivative(f, axis: int, coeffs, forward: bool, widths):
+def _slab_derivative(fp, axis: int, coeffs, forward: bool, shape, widths):
     """:func:`_derivative` on the first ``widths[0]`` and last ``widths[1]`` nodes along
-    ``axis``, stacked.
-
-    Each slab is computed from the layers it needs (its width plus the stencil half-width), so
-    that the compiler fuses this small update on its own instead of sharing a padded copy of
-    the whole array with the full-grid update.
-    """
-    n = f.shape[axis]
-    m = len(coeffs)
+    ``axis``, stacked along it."""
     lo_w, hi_w = widths
-    below = jax.lax.slice_in_dim(f, 0, min(lo_w + m, n), axis=axis)
-    reach = min(hi_w + m, n)
-    above = jax.lax.slice_in_dim(f, n - reach, n, axis=axis)
-    lo = _derivative(below, axis, coeffs, forward, 0, lo_w)
-    hi = _derivative(above, axis, coeffs, forward, reach - hi_w, hi_w)
+    lo = _derivative(fp, axis, coeffs, forward, shape, 0, lo_w)
+    hi = _derivative(fp, axis, coeffs, forward, shape, shape[axis] - hi_w, hi_w)
     return jnp.concatenate([lo, hi], axis=axis)
 
 
@@ -421,19 +400,20 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
     a_half = [slab_coeff(prof[i][1][0], i) for i in range(3)]
     b_half = [slab_coeff(prof[i][1][1], i) for i in range(3)]
     coeffs = [[float(c) / h[i] for c in STAGGERED_COEFFS] for i in range(3)]
-    dtb = [jnp.asarray(dt * b, dtype=dtype) for b in buoy]
-    dtk = jnp.asarray(dt * kappa, dtype=dtype)
+    # dt / rho on the staggered points and dt * K on the nodes, passed to the compiled run
+    fields = (tuple(np.asarray(dt * b, dtype=dtype) for b in buoy), np.asarray(dt * kappa, dtype))
     halo = len(STAGGERED_COEFFS)
 
-    def step(state):
+    def step(state, fields):
         """Advance ``(p, v, psi_p, psi_v)`` by one time step, without the source."""
         p, v, psi_p, psi_v = state
+        dtb, dtk = fields
         new_v, new_psi_p = [], []
-        pp = jnp.pad(p, halo)
+        pp = _padded(p, (0, 1, 2), halo)  # one padded copy for the three derivatives
         for i in range(3):
-            dp = _derivative_padded(pp, i, coeffs[i], True, shape)
+            dp = _derivative(pp, i, coeffs[i], True, shape)
             if width:
-                slab = _slab_derivative(p, i, coeffs[i], True, widths[i])
+                slab = _slab_derivative(pp, i, coeffs[i], True, shape, widths[i])
                 ps = b_half[i] * psi_p[i] + a_half[i] * slab
                 dp = dp + _unslab(ps, i, shape[i], width)
             else:
@@ -443,9 +423,10 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
         div = 0.0
         new_psi_v = []
         for i in range(3):
-            dv = _derivative(new_v[i], i, coeffs[i], forward=False)
+            vp = _padded(new_v[i], (i,), halo)
+            dv = _derivative(vp, i, coeffs[i], False, shape)
             if width:
-                slab = _slab_derivative(new_v[i], i, coeffs[i], False, widths[i])
+                slab = _slab_derivative(vp, i, coeffs[i], False, shape, widths[i])
                 ps = b_node[i] * psi_v[i] + a_node[i] * slab
                 dv = dv + _unslab(ps, i, shape[i], width)
             else:
@@ -465,12 +446,13 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
             psi.append(jnp.zeros(s, dtype=dtype))
         return (zeros, (zeros,) * 3, tuple(psi), tuple(psi))
 
-    return step, zero_state, kappa, shape
+    return step, zero_state, fields, kappa, shape
 
 
-def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
-    """Run the solver; returns the pressure at ``rec`` for each step ``[n_steps, n_rec]``."""
-    step, zero_state, kappa, shape = _build_stepper(model, config, dt)
+def _compiled(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
+    """The compiled solver run and its arguments: ``run(*args)`` gives the pressure at
+    ``rec`` for each step ``[n_steps, n_rec]``."""
+    step, zero_state, fields, kappa, shape = _build_stepper(model, config, dt)
     dtype = jnp.dtype(config.dtype)
     cell = float(np.prod(model.grid.spacing_m))
     # source: dp = dt * K(x_s) * q(t_{n+1/2}) / V, spread with the interpolation weights
@@ -484,9 +466,9 @@ def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
     rec_w = jnp.asarray(rec.weight, dtype=dtype)
 
     @jax.jit
-    def run(wavelet, src_w, rec_w):
+    def run(fields, wavelet, src_w, rec_w):
         def body(state, q_t):
-            p, v, psi_p, psi_v = step(state)
+            p, v, psi_p, psi_v = step(state, fields)
             p = p.ravel().at[src_i].add(q_t * src_w)
             rec = jnp.sum(p[rec_i] * rec_w, axis=-1)
             return (p.reshape(shape), v, psi_p, psi_v), rec
@@ -494,7 +476,28 @@ def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
         _, out = jax.lax.scan(body, zero_state(), wavelet)
         return out
 
-    return run(wavelet, src_w, rec_w)
+    args = (jax.tree.map(jnp.asarray, fields), wavelet, src_w, rec_w)
+    return run, args
+
+
+def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
+    """Run the solver; returns the pressure at ``rec`` for each step ``[n_steps, n_rec]``."""
+    run, args = _compiled(model, config, dt, src, rec, n_steps)
+    return run(*args)
+
+
+def solver_memory(model: VelocityModel, config: SolverConfig = SolverConfig()) -> int:
+    """Bytes the compiled solver holds for one simulation of ``model`` with one source and
+    one receiver: the coefficients, the wavefields and CPML slabs, XLA's temporaries (from
+    XLA's buffer assignment; the traces add ``4 * n_steps * n_receivers`` bytes).
+    """
+    model = from_arrays(model.vp, model.rho, model.grid, model.name)
+    dt = check_config(model, config)
+    centre = model.grid.index_to_km(np.asarray(model.grid.shape)[None] // 2)
+    pts = point_set(centre, model.grid, config.n_pml)
+    run, args = _compiled(model, config, dt, pts, pts, 2)
+    stats = run.lower(*args).compile().memory_analysis()
+    return int(stats.argument_size_in_bytes + stats.temp_size_in_bytes + stats.output_size_in_bytes)
 
 
 def _decimate(traces: np.ndarray, factor: int, n_out: int) -> np.ndarray:

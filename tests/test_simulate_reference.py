@@ -21,6 +21,7 @@ from jaxseis.simulate import (
     point_set,
     ricker_integral,
     simulate,
+    solver_memory,
 )
 from jaxseis.velocity import from_arrays
 
@@ -189,3 +190,12 @@ def test_slab_cpml_matches_on_thin_and_unpadded_grids(shape, n_pml):
     ref = _reference_traces(model, src, rec, cfg)
     assert np.abs(ref).max() > 0
     assert _rel_l2(new, ref) < TOLERANCE, _rel_l2(new, ref)
+
+
+def test_solver_memory_counts_the_fields_without_full_grid_cpml(layered_model):
+    """At least the 4 coefficient and 4 wavefield arrays; well under the replaced kernel's 10
+    state arrays held twice (the step's input and output) plus the 4 coefficients."""
+    cfg = SolverConfig(f0=9.0, duration=0.5)
+    padded = np.prod([n + 2 * cfg.n_pml for n in layered_model.grid.shape])
+    per_point = solver_memory(layered_model, cfg) / padded
+    assert 8 * 4 <= per_point < (2 * 10 + 4) * 4, per_point
