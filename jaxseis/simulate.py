@@ -30,6 +30,12 @@ points on nodes use the node itself. Traces are recorded every solver step and d
 output interval with a zero-phase Kaiser-windowed FIR anti-alias filter
 (:func:`scipy.signal.resample_poly`).
 
+**Implementation.** One step is a handful of fused XLA loops over the padded grid: a
+zero-padded copy of ``p``, the three velocity updates, zero-padded copies of the velocities,
+the pressure update. The CPML memory variables are non-zero only in the ``n_pml + 1`` nodes at
+both ends of their axis, so they are stored and updated only on those slabs and added to the
+plain stencil there (:func:`solver_memory` gives the buffers' size).
+
 **Defaults.** Ricker peak frequency 8 Hz: its spectrum is 3 % of its peak at 2.5 f0 = 20 Hz,
 which the 12.5 m grid resolves with 1500 / (20 * 12.5) = 6 points per minimum wavelength in
 water (the slowest medium); the solver refuses fewer than 5. The time step is the largest
