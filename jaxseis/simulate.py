@@ -361,9 +361,10 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
     is the plain stencil plus the slabs' CPML terms, and XLA fuses it into one pass per field.
 
     Returns:
-        ``(step, zero_state, kappa, shape)``: the update of the state
-        ``(p, v, psi_p, psi_v)``, a function giving the state at rest, the padded bulk modulus
-        and the padded shape.
+        ``(step, zero_state, fields, kappa, shape)``: the update ``step(state, fields)`` of the
+        state ``(p, v, psi_p, psi_v)``, a function giving the state at rest, the coefficient
+        arrays ``((dt / rho_x, dt / rho_y, dt / rho_z), dt * K)`` (padded shape, the run's
+        arguments), the padded bulk modulus and the padded shape.
     """
     dtype = jnp.dtype(config.dtype)
     n_pml = config.n_pml
@@ -421,7 +422,7 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
             if width:
                 slab = _slab_derivative(pp, i, coeffs[i], True, shape, widths[i])
                 ps = b_half[i] * psi_p[i] + a_half[i] * slab
-                dp = dp + _unslab(ps, i, shape[i], width)
+                dp = dp + _unslab(ps, i, shape[i], widths[i][0])
             else:
                 ps = psi_p[i]
             new_psi_p.append(ps)
@@ -434,7 +435,7 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
             if width:
                 slab = _slab_derivative(vp, i, coeffs[i], False, shape, widths[i])
                 ps = b_node[i] * psi_v[i] + a_node[i] * slab
-                dv = dv + _unslab(ps, i, shape[i], width)
+                dv = dv + _unslab(ps, i, shape[i], widths[i][0])
             else:
                 ps = psi_v[i]
             new_psi_v.append(ps)
@@ -495,7 +496,7 @@ def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
 def solver_memory(model: VelocityModel, config: SolverConfig = SolverConfig()) -> int:
     """Bytes the compiled solver holds for one simulation of ``model`` with one source and
     one receiver: the coefficients, the wavefields and CPML slabs, XLA's temporaries (from
-    XLA's buffer assignment; the traces add ``4 * n_steps * n_receivers`` bytes).
+    XLA's buffer assignment; the recorded traces add one value per step and receiver).
     """
     model = from_arrays(model.vp, model.rho, model.grid, model.name)
     dt = check_config(model, config)
