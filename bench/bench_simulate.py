@@ -6,7 +6,14 @@ Writes ``bench/results/simulate.json`` and ``bench/results/simulate.md``:
   variable density and the absorbing layers, recording 4001 points (compilation included, and
   the steady-state time without it);
 * ``mpts_per_s``: grid-point updates per second (physical grid, and padded grid with the PML);
-* ``regeneration_max_rel_diff``: the same run against the bundled central-receiver traces;
+* ``bytes_per_grid_point``: memory of the compiled solver (XLA's buffers: coefficients,
+  wavefields, CPML slabs, temporaries; :func:`jaxseis.simulate.solver_memory`) per padded
+  grid point;
+* ``devito_mpts_per_s``: Devito (when installed: the ``bench`` extra) on the same padded grid,
+  model, time step, number of steps, source and receivers, in a child process with OpenMP on
+  both cores (``devito_acoustic.py``; its formulation is in that file), and the ratio;
+* ``regeneration_max_rel_diff``, ``regeneration_rel_l2``: the same run against the bundled
+  central-receiver traces (made by the earlier full-grid CPML kernel);
 * ``reciprocity_rel_l2``: on the full model, the bundled *direct* simulation of the paper's event
   at the central receiver against the reciprocal simulation from that receiver; and on a small
   layered variable-density grid, source at A recorded at B against source at B recorded at A;
@@ -20,7 +27,12 @@ Run: ``python bench/bench_simulate.py``.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import benchlib
 import numpy as np
@@ -28,7 +40,14 @@ import numpy as np
 import jaxseis as js
 from jaxseis.geometry import Grid
 from jaxseis.picking import pick_first_arrival
-from jaxseis.simulate import SolverConfig, check_config, reciprocal_traces, simulate
+from jaxseis.simulate import (
+    SolverConfig,
+    check_config,
+    reciprocal_traces,
+    ricker_integral,
+    simulate,
+    solver_memory,
+)
 from jaxseis.traveltime import eikonal_traveltimes
 from jaxseis.velocity import from_arrays, gardner_density
 
@@ -50,6 +69,7 @@ def full_grid_run(bench, event):
     padded = int(np.prod([n + 2 * config.n_pml for n in model.grid.shape]))
     ref = bench.traces[0]
     regen = float(np.abs(out[:-1] - ref).max() / np.abs(ref).max())
+    regen_l2 = float(np.linalg.norm(out[:-1] - ref) / np.linalg.norm(ref))
     direct = event.traces[event.receiver_index(bench.receivers[0]), 0]
     recip = float(np.linalg.norm(out[-1] - direct) / np.linalg.norm(direct))
     return {
@@ -61,8 +81,73 @@ def full_grid_run(bench, event):
         "grid_points_padded": padded,
         "mpts_per_s": round(phys * n_steps / steady / 1e6, 1),
         "mpts_per_s_padded": round(padded * n_steps / steady / 1e6, 1),
+        "bytes_per_grid_point": round(solver_memory(model, config) / padded, 1),
+        "bytes_per_grid_point_note": (
+            "XLA's buffers of the compiled solver per padded grid point: float32 coefficients "
+            "dt/rho (3) and dt*K (16 B), the wavefields p, v (16 B) and their next values, "
+            "zero-padded copies for the stencils, CPML memory on the boundary slabs only"
+        ),
         "regeneration_max_rel_diff": regen,
+        "regeneration_rel_l2": regen_l2,
         "reciprocity_rel_l2_full_model": recip,
+    }
+
+
+DEVITO_ENV = {"DEVITO_LANGUAGE": "openmp", "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "passive"}
+
+
+def devito_run(bench, full):
+    """Devito on the full-grid problem in a child process, or why it was not measured."""
+    if importlib.util.find_spec("devito") is None:
+        return {"devito_mpts_per_s": None, "devito_reason": "devito not installed (bench extra)"}
+    model = js.marine_model()
+    config = SolverConfig()
+    dt = check_config(model, config)
+    n_pml, n_steps = config.n_pml, full["n_steps"]
+    h = np.asarray(model.grid.spacing_m)
+    origin = np.asarray(model.grid.origin_km)
+
+    def metres(km):  # position on the padded grid, m from its first node
+        return (np.asarray(km) - origin) * 1000.0 + n_pml * h
+
+    src_km = bench.receivers[0]
+    k_src = model.bulk_modulus[tuple(model.grid.nearest_node(src_km))]
+    t_half = (np.arange(n_steps) + 0.5) * dt
+    wavelet = k_src * ricker_integral(t_half, config.f0, config.t0) / float(np.prod(h))
+    pts = np.concatenate([bench.sources, js.PAPER_EVENT_KM[None]])
+    problem = {
+        "vp": np.pad(model.vp, n_pml, mode="edge").astype(np.float32),
+        "rho": np.pad(model.rho, n_pml, mode="edge").astype(np.float32),
+        "spacing_m": h,
+        "dt": dt,
+        "n_steps": n_steps,
+        "n_pml": n_pml,
+        "source_m": metres(src_km),
+        "receivers_m": metres(pts),
+        "wavelet": wavelet.astype(np.float32),
+    }
+    script = Path(__file__).resolve().parent / "devito_acoustic.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "problem.npz"
+        np.savez(path, **problem)
+        code = (
+            f"import runpy, sys; sys.argv = ['', {str(path)!r}]; "
+            f"runpy.run_path({str(script)!r}, run_name='__main__')"
+        )
+        try:
+            child = benchlib.run_python(code, env=os.environ | DEVITO_ENV)
+        except RuntimeError as err:
+            return {"devito_mpts_per_s": None, "devito_reason": str(err)[-500:]}
+    wall = child["seconds"]
+    rate = full["grid_points_physical"] * n_steps / wall / 1e6
+    return {
+        "devito_mpts_per_s": round(rate, 1),
+        "devito_mpts_per_s_padded": round(full["grid_points_padded"] * n_steps / wall / 1e6, 1),
+        "devito_seconds": round(wall, 1),
+        "devito_vs_jax_ratio": round(rate / full["mpts_per_s"], 2),
+        "devito_settings": DEVITO_ENV | {k: child[k] for k in ("language", "platform")},
+        "devito_traces_finite": child["finite"],
+        "devito_version": importlib.metadata.version("devito"),
     }
 
 
@@ -124,6 +209,9 @@ def main():
     print("full-grid simulation (twice) ...", flush=True)
     full = full_grid_run(bench, event)
     print(full, flush=True)
+    print("Devito on the same problem ...", flush=True)
+    full |= devito_run(bench, full)
+    print({k: v for k, v in full.items() if k.startswith("devito")}, flush=True)
     recip_small, naive = reciprocity_small()
     refl = boundary_reflection()
     fa = first_arrivals(bench)
@@ -145,14 +233,25 @@ def main():
             "paper_gpu_hours": paper_direct_hours,
         },
         "machine": machine | {"load_end": benchlib.load_average()},
+        "machine_note": (
+            "2 cores shared with other sessions; the load averages (1 min) at start and end "
+            "say how busy the machine was, and every rate here drops with them"
+        ),
     }
     rows = [
         ("seconds per receiver (full grid, incl. compile)", f"{full['seconds_per_receiver']} s"),
         ("seconds per receiver (steady state)", f"{full['seconds_per_receiver_steady']:.1f} s"),
         ("grid-point updates per second (physical / padded)",
          f"{full['mpts_per_s']:.0f} / {full['mpts_per_s_padded']:.0f} Mpts/s"),
+        ("memory per padded grid point (XLA's buffers)",
+         f"{full['bytes_per_grid_point']:.0f} B"),
+        ("Devito, same grid, model, dt and steps (OpenMP, 2 threads)",
+         "not measured: " + full["devito_reason"] if full.get("devito_mpts_per_s") is None
+         else f"{full['devito_mpts_per_s']:.0f} Mpts/s ({full['devito_vs_jax_ratio']:.1f}x "
+         "the JAX solver)"),
         ("regeneration vs bundled traces (max diff. / peak)",
          f"{full['regeneration_max_rel_diff']:.1e}"),
+        ("regeneration vs bundled traces (rel. L2)", f"{full['regeneration_rel_l2']:.1e}"),
         ("reciprocity rel. L2, small layered grid", f"{recip_small:.1e}"),
         ("reciprocity rel. L2, same without K(x_s) scaling", f"{naive:.2f}"),
         ("reciprocity rel. L2, full model (direct vs reciprocal)",
@@ -165,6 +264,7 @@ def main():
          f"~{result['savings']['benchmark_cpu_hours_direct_estimate']} h (paper: ~4000 GPU-h)"),
     ]  # fmt: skip
     md = ["| quantity | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows]
+    md += ["", benchlib.machine_line(result["machine"]) + " " + result["machine_note"] + "."]
     benchlib.write_results("simulate", result, "\n".join(md) + "\n")
 
 

@@ -30,6 +30,12 @@ points on nodes use the node itself. Traces are recorded every solver step and d
 output interval with a zero-phase Kaiser-windowed FIR anti-alias filter
 (:func:`scipy.signal.resample_poly`).
 
+**Implementation.** One step is a handful of fused XLA loops over the padded grid: a
+zero-padded copy of ``p``, the three velocity updates, zero-padded copies of the velocities,
+the pressure update. The CPML memory variables are non-zero only in the ``n_pml + 1`` nodes at
+both ends of their axis, so they are stored and updated only on those slabs and added to the
+plain stencil there (:func:`solver_memory` gives the buffers' size).
+
 **Defaults.** Ricker peak frequency 8 Hz: its spectrum is 3 % of its peak at 2.5 f0 = 20 Hz,
 which the 12.5 m grid resolves with 1500 / (20 * 12.5) = 6 points per minimum wavelength in
 water (the slowest medium); the solver refuses fewer than 5. The time step is the largest
@@ -61,6 +67,7 @@ __all__ = [
     "ricker",
     "ricker_integral",
     "simulate",
+    "solver_memory",
 ]
 
 STAGGERED_COEFFS = np.array([1225.0 / 1024.0, -245.0 / 3072.0, 49.0 / 5120.0, -5.0 / 7168.0])
@@ -287,40 +294,90 @@ def _cpml_profiles(n: int, n_pml: int, h: float, dt: float, vp_max: float, f0: f
     return (a_n, b_n), (a_h, b_h)
 
 
-def _shift_sum(f, axis: int, coeffs, h: float, forward: bool):
-    """Staggered 8th-order derivative along ``axis`` with zeros outside the array.
+def _padded(f, axes, m: int):
+    """``f`` with ``m`` zero nodes on both sides of each axis in ``axes``."""
+    return jnp.pad(f, [(m, m) if j in axes else (0, 0) for j in range(f.ndim)])
 
+
+def _derivative(fp, axis: int, coeffs, forward: bool, shape, lo: int = 0, size=None):
+    """Staggered 8th-order derivative along ``axis`` of a field of ``shape``.
+
+    ``fp`` is the field zero-padded by the stencil half-width ``m = len(coeffs)`` along
+    ``axis`` (and possibly the other axes too, by ``(fp.shape[j] - shape[j]) / 2``): the zeros
+    outside the grid. The result covers ``shape``, or only the nodes ``lo .. lo + size - 1``
+    along ``axis``. ``coeffs`` are the stencil coefficients divided by the spacing (1/m).
     ``forward``: derivative at ``i + 1/2`` from values at ``i``; otherwise at ``i`` from values
     at ``i + 1/2`` (stored at ``i``). The backward operator is minus the transpose of the
     forward one.
     """
-    n = f.shape[axis]
-    m = len(coeffs)
-    pad = [(0, 0)] * f.ndim
-    pad[axis] = (m, m)
-    fp = jnp.pad(f, pad)
+    halo = [(p - n) // 2 for p, n in zip(fp.shape, shape, strict=True)]
+    out_shape = list(shape)
+    if size is not None:
+        out_shape[axis] = size
 
-    def sl(start):
-        return jax.lax.slice_in_dim(fp, start, start + n, axis=axis)
+    def sl(offset):
+        start = list(halo)
+        start[axis] += lo + offset
+        return jax.lax.slice(fp, start, [s + n for s, n in zip(start, out_shape, strict=True)])
 
     out = 0.0
     for k, c in enumerate(coeffs):
         if forward:
-            out = out + c * (sl(m + k + 1) - sl(m - k))
+            out = out + c * (sl(k + 1) - sl(-k))
         else:
-            out = out + c * (sl(m + k) - sl(m - k - 1))
-    return out / h
+            out = out + c * (sl(k) - sl(-k - 1))
+    return out
+
+
+def _slab_derivative(fp, axis: int, coeffs, forward: bool, shape, widths):
+    """:func:`_derivative` on the first ``widths[0]`` and last ``widths[1]`` nodes along
+    ``axis``, stacked along it."""
+    lo_w, hi_w = widths
+    lo = _derivative(fp, axis, coeffs, forward, shape, 0, lo_w)
+    hi = _derivative(fp, axis, coeffs, forward, shape, shape[axis] - hi_w, hi_w)
+    return jnp.concatenate([lo, hi], axis=axis)
+
+
+def _unslab(s, axis: int, n: int, lo_width: int):
+    """The stacked slabs ``s`` (see :func:`_slab_derivative`; the first ``lo_width`` layers
+    from the start of the axis, the rest from its end) placed in an array of zeros of length
+    ``n`` along ``axis``."""
+    total = s.shape[axis]
+    lo = jax.lax.slice_in_dim(s, 0, lo_width, axis=axis)
+    hi = jax.lax.slice_in_dim(s, lo_width, total, axis=axis)
+    pad_lo, pad_hi = [(0, 0, 0)] * 3, [(0, 0, 0)] * 3
+    pad_lo[axis] = (0, n - lo_width, 0)
+    pad_hi[axis] = (n - (total - lo_width), 0, 0)
+    zero = jnp.zeros((), s.dtype)
+    return jax.lax.pad(lo, zero, pad_lo) + jax.lax.pad(hi, zero, pad_hi)
 
 
 def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
-    """Static arrays and the one-step update function of the solver."""
+    """Static arrays and the one-step update function of the solver.
+
+    The wavefields ``p`` and ``v_i`` cover the padded grid. The CPML memory variables are kept
+    only on the slabs of ``n_pml + 1`` nodes at both ends of their axis, where the CPML
+    coefficients are non-zero (elsewhere they would stay exactly zero): each full-grid update
+    is the plain stencil plus the slabs' CPML terms, and XLA fuses it into one pass per field.
+
+    Returns:
+        ``(step, zero_state, fields, kappa, shape)``: the update ``step(state, fields)`` of the
+        state ``(p, v, psi_p, psi_v)``, a function giving the state at rest, the coefficient
+        arrays ``((dt / rho_x, dt / rho_y, dt / rho_z), dt * K)`` (padded shape, the run's
+        arguments), the padded bulk modulus and the padded shape.
+    """
     dtype = jnp.dtype(config.dtype)
     n_pml = config.n_pml
+    # CPML slabs: the n_pml + 1 nodes at each end of an axis (the half nodes reach n_pml + 1);
+    # with >= 2 grid nodes per axis they never overlap (the upper one is kept no wider than
+    # what the lower one leaves)
+    width = n_pml + 1 if n_pml > 0 else 0
     h = model.grid.spacing_m
     vp_max = float(model.vp.max())
     rho = _pad_edge(model.rho, n_pml)
     kappa = _pad_edge(model.bulk_modulus, n_pml)
     shape = rho.shape
+    widths = [(width, min(width, n - width)) for n in shape]
 
     # buoyancy on the staggered points i + 1/2 (arithmetic mean of the density)
     buoy = []
@@ -338,46 +395,71 @@ def _build_stepper(model: VelocityModel, config: SolverConfig, dt: float):
         for i in range(3)
     ]
 
-    def bcast(v, axis):
+    def slab_coeff(v, axis):
         s = [1, 1, 1]
         s[axis] = -1
+        lo_w, hi_w = widths[axis]
+        v = np.concatenate([v[:lo_w], v[len(v) - hi_w :]])
         return jnp.asarray(v.reshape(s), dtype=dtype)
 
-    a_node = [bcast(prof[i][0][0], i) for i in range(3)]
-    b_node = [bcast(prof[i][0][1], i) for i in range(3)]
-    a_half = [bcast(prof[i][1][0], i) for i in range(3)]
-    b_half = [bcast(prof[i][1][1], i) for i in range(3)]
-    coeffs = [float(c) for c in STAGGERED_COEFFS]
-    dtb = [jnp.asarray(dt * b, dtype=dtype) for b in buoy]
-    dtk = jnp.asarray(dt * kappa, dtype=dtype)
+    a_node = [slab_coeff(prof[i][0][0], i) for i in range(3)]
+    b_node = [slab_coeff(prof[i][0][1], i) for i in range(3)]
+    a_half = [slab_coeff(prof[i][1][0], i) for i in range(3)]
+    b_half = [slab_coeff(prof[i][1][1], i) for i in range(3)]
+    coeffs = [[float(c) / h[i] for c in STAGGERED_COEFFS] for i in range(3)]
+    # dt / rho on the staggered points and dt * K on the nodes, passed to the compiled run
+    fields = (tuple(np.asarray(dt * b, dtype=dtype) for b in buoy), np.asarray(dt * kappa, dtype))
+    halo = len(STAGGERED_COEFFS)
 
-    def step(state):
+    def step(state, fields):
         """Advance ``(p, v, psi_p, psi_v)`` by one time step, without the source."""
         p, v, psi_p, psi_v = state
+        dtb, dtk = fields
         new_v, new_psi_p = [], []
+        pp = _padded(p, (0, 1, 2), halo)  # one padded copy for the three derivatives
         for i in range(3):
-            dp = _shift_sum(p, i, coeffs, h[i], forward=True)
-            ps = b_half[i] * psi_p[i] + a_half[i] * dp
+            dp = _derivative(pp, i, coeffs[i], True, shape)
+            if width:
+                slab = _slab_derivative(pp, i, coeffs[i], True, shape, widths[i])
+                ps = b_half[i] * psi_p[i] + a_half[i] * slab
+                dp = dp + _unslab(ps, i, shape[i], widths[i][0])
+            else:
+                ps = psi_p[i]
             new_psi_p.append(ps)
-            new_v.append(v[i] - dtb[i] * (dp + ps))
+            new_v.append(v[i] - dtb[i] * dp)
         div = 0.0
         new_psi_v = []
         for i in range(3):
-            dv = _shift_sum(new_v[i], i, coeffs, h[i], forward=False)
-            ps = b_node[i] * psi_v[i] + a_node[i] * dv
+            vp = _padded(new_v[i], (i,), halo)
+            dv = _derivative(vp, i, coeffs[i], False, shape)
+            if width:
+                slab = _slab_derivative(vp, i, coeffs[i], False, shape, widths[i])
+                ps = b_node[i] * psi_v[i] + a_node[i] * slab
+                dv = dv + _unslab(ps, i, shape[i], widths[i][0])
+            else:
+                ps = psi_v[i]
             new_psi_v.append(ps)
-            div = div + dv + ps
+            div = div + dv
         p = p - dtk * div
         return (p, tuple(new_v), tuple(new_psi_p), tuple(new_psi_v))
 
-    zeros = jnp.zeros(shape, dtype=dtype)
-    state0 = (zeros, (zeros,) * 3, (zeros,) * 3, (zeros,) * 3)
-    return step, state0, kappa, shape
+    def zero_state():
+        """The state at rest (built inside the compiled run, so nothing is copied in)."""
+        zeros = jnp.zeros(shape, dtype=dtype)
+        psi = []
+        for i in range(3):
+            s = list(shape)
+            s[i] = sum(widths[i])
+            psi.append(jnp.zeros(s, dtype=dtype))
+        return (zeros, (zeros,) * 3, tuple(psi), tuple(psi))
+
+    return step, zero_state, fields, kappa, shape
 
 
-def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
-    """Run the solver; returns the pressure at ``rec`` for each step ``[n_steps, n_rec]``."""
-    step, state0, kappa, shape = _build_stepper(model, config, dt)
+def _compiled(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
+    """The compiled solver run and its arguments: ``run(*args)`` gives the pressure at
+    ``rec`` for each step ``[n_steps, n_rec]``."""
+    step, zero_state, fields, kappa, shape = _build_stepper(model, config, dt)
     dtype = jnp.dtype(config.dtype)
     cell = float(np.prod(model.grid.spacing_m))
     # source: dp = dt * K(x_s) * q(t_{n+1/2}) / V, spread with the interpolation weights
@@ -391,17 +473,38 @@ def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
     rec_w = jnp.asarray(rec.weight, dtype=dtype)
 
     @jax.jit
-    def run(state0, wavelet, src_w, rec_w):
+    def run(fields, wavelet, src_w, rec_w):
         def body(state, q_t):
-            p, v, psi_p, psi_v = step(state)
+            p, v, psi_p, psi_v = step(state, fields)
             p = p.ravel().at[src_i].add(q_t * src_w)
             rec = jnp.sum(p[rec_i] * rec_w, axis=-1)
             return (p.reshape(shape), v, psi_p, psi_v), rec
 
-        _, out = jax.lax.scan(body, state0, wavelet)
+        _, out = jax.lax.scan(body, zero_state(), wavelet)
         return out
 
-    return run(state0, wavelet, src_w, rec_w)
+    args = (jax.tree.map(jnp.asarray, fields), wavelet, src_w, rec_w)
+    return run, args
+
+
+def _run(model, config, dt, src: PointSet, rec: PointSet, n_steps: int):
+    """Run the solver; returns the pressure at ``rec`` for each step ``[n_steps, n_rec]``."""
+    run, args = _compiled(model, config, dt, src, rec, n_steps)
+    return run(*args)
+
+
+def solver_memory(model: VelocityModel, config: SolverConfig = SolverConfig()) -> int:
+    """Bytes the compiled solver holds for one simulation of ``model`` with one source and
+    one receiver: the coefficients, the wavefields and CPML slabs, XLA's temporaries (from
+    XLA's buffer assignment; the recorded traces add one value per step and receiver).
+    """
+    model = from_arrays(model.vp, model.rho, model.grid, model.name)
+    dt = check_config(model, config)
+    centre = model.grid.index_to_km(np.asarray(model.grid.shape)[None] // 2)
+    pts = point_set(centre, model.grid, config.n_pml)
+    run, args = _compiled(model, config, dt, pts, pts, 2)
+    stats = run.lower(*args).compile().memory_analysis()
+    return int(stats.argument_size_in_bytes + stats.temp_size_in_bytes + stats.output_size_in_bytes)
 
 
 def _decimate(traces: np.ndarray, factor: int, n_out: int) -> np.ndarray:
