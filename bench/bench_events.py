@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import benchlib
 import jax
@@ -285,7 +286,17 @@ def main() -> int:
     prior = study_prior()
     result["n_events"] = args.n_events
     cals: dict[str, dict] = {}
-    for arm in (*ARMS, CONTROL) if args.control else ARMS:
+    arms = (*ARMS, CONTROL) if args.control else ARMS
+    if args.arms_from:
+        import json
+
+        earlier = json.loads(Path(args.arms_from).read_text())
+        cals = dict(earlier["arms"])
+        n_white = max(args.n_nuts, args.n_edt)
+        spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED)
+        white_records = cat.build_locator(spec).locate_blocks(events["white"][:n_white])
+        arms = ()
+    for arm in arms:
         domain = "frequency" if arm == "coloured_whitened" else "time"
         spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED, domain=domain)
         tic = time.perf_counter()
@@ -296,7 +307,8 @@ def main() -> int:
         cals[arm]["wall_s"] = time.perf_counter() - tic
         print(arm, cals[arm]["coverage95"], flush=True)
         checkpoint(name, {**result, "arms": {a: public(c) for a, c in cals.items()}})
-    plot_map(cals["white"], benchlib.RESULTS / f"{name}_map.png")
+    if not args.arms_from:
+        plot_map(cals["white"], benchlib.RESULTS / f"{name}_map.png")
     nspec = cat.LocatorSpec.of(prior, method="nuts", seed=SEED, keep_draws=True)
     tic = time.perf_counter()
     nuts_records = cat.build_locator(nspec).locate_blocks(events["white"][: args.n_nuts])
