@@ -181,6 +181,79 @@ def options_of(args):
     return options._replace(**changes)
 
 
+def _run_locate(args, lik, prior):
+    """``inference.locate`` with the command's options; convergence warnings as plain lines."""
+    import jax
+
+    from jaxseis import inference
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", inference.ConvergenceWarning)
+        idata = inference.locate(
+            lik, prior, key=jax.random.key(args.seed), method=args.method,
+            options=options_of(args), domain=args.domain,
+        )  # fmt: skip
+    diagnostics = []
+    for w in caught:
+        if issubclass(w.category, inference.ConvergenceWarning):
+            diagnostics.append(str(w.message))
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return idata, diagnostics
+
+
+def _locate_nonlinloc(args, out, log) -> None:
+    """An existing NonLinLoc set-up: P time grids (``--grids ROOT``) and an ``NLLOC_OBS`` phase
+    file (``--picks``), located with the EDT likelihood over the grids' extent."""
+    import types
+
+    import numpy as np
+
+    from jaxseis import inference
+    from jaxseis.files import write_json
+    from jaxseis.inference import BoxPrior
+    from jaxseis.io.events import write_event_files, write_inference_data
+    from jaxseis.io.nll_grid import read_time_grids
+    from jaxseis.io.nll_obs import read_nlloc_obs
+    from jaxseis.likelihood import edt_log_likelihood
+
+    if args.picks is None or args.grids is None:
+        raise UserError("a NonLinLoc set-up needs both --picks FILE.obs and --grids ROOT")
+    if args.likelihood != "edt" or args.observed or args.waveforms:
+        raise UserError("--picks/--grids locate with --likelihood edt and no other data")
+    events = read_nlloc_obs(args.picks, default_error_s=args.pick_error)
+    if args.event >= len(events):
+        raise UserError(f"--event {args.event}: {args.picks} holds {len(events)} event(s)")
+    event = events[args.event]
+    labels = tuple(event.picks.labels)
+    tables = read_time_grids(args.grids, labels)
+    log(f"{len(labels)} picks ({', '.join(labels)}), time grids {args.grids}")
+    lik = edt_log_likelihood(tables, event.picks)
+    lower, upper = np.asarray(tables.grid.extent_km, np.float64)
+    prior = BoxPrior(lower, upper)  # the grids' extent; EDT eliminates t0 and the amplitude
+    idata, diagnostics = _run_locate(args, lik, prior)
+    print(inference.summary_table(idata))
+    summary = inference.summary_dict(idata)
+    meta = types.SimpleNamespace(
+        event_id=event.public_id or f"event{args.event}", stations=labels,
+        receivers_km=np.asarray(tables.receivers_km), reference_time=event.reference_time,
+    )  # fmt: skip
+    write_inference_data(out / "posterior.nc", idata)
+    paths = write_event_files(out / "event", summary, meta, transform=transform_of(args))
+    paths = {"inference_data": out / "posterior.nc", **paths, "summary": out / "summary.json"}
+    write_json(
+        paths["summary"],
+        {
+            **summary, "likelihood": "edt", "picks_file": str(args.picks),
+            "grids": str(args.grids), "event": args.event, "stations": list(labels),
+            "picks_s": event.picks.times_s.tolist(), "reference_time": str(event.reference_time),
+            "seed": args.seed, "diagnostics": diagnostics, "files": paths,
+        },
+    )  # fmt: skip
+    log("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
 def _locate(args) -> None:
     import jax
     import numpy as np
@@ -190,6 +263,9 @@ def _locate(args) -> None:
     from jaxseis.io.events import write_event_files, write_inference_data
 
     log = clock()
+    if args.picks is not None or args.grids is not None:
+        out = output_dir(args.output, overwrite=args.overwrite)
+        return _locate_nonlinloc(args, out, log)
     out = output_dir(args.output, overwrite=args.overwrite)
     waveform = args.likelihood == "waveform"
     if waveform or args.models:
@@ -319,6 +395,13 @@ def register(sub) -> None:
     )
     g.add_argument("--no-noise", action="store_true", help="add no noise to the observed")
     g.add_argument("--noise-seed", type=int, default=0, help="seed of the added noise")
+    g = s.add_argument_group("a NonLinLoc set-up (EDT)")
+    g.add_argument("--picks", metavar="FILE", help="NLLOC_OBS phase file (P picks)")
+    g.add_argument(
+        "--grids",
+        metavar="ROOT",
+        help="NonLinLoc P time grids ROOT.P.<STA>.time.{hdr,buf} (Grid2Time's output)",
+    )
     g = s.add_argument_group("recorded data (ObsPy)")
     g.add_argument(
         "--waveforms",
