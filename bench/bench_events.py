@@ -238,6 +238,13 @@ def main() -> int:
     p.add_argument("--n-events", type=int, default=300)
     p.add_argument("--n-nuts", type=int, default=30)
     p.add_argument("--n-edt", type=int, default=100)
+    p.add_argument("--control", action="store_true", help="add the emulated-control arm")
+    p.add_argument(
+        "--arms-from",
+        metavar="JSON",
+        help="take the arms' results from this earlier (partial) result file and run only the "
+        "NUTS check, SBC and the EDT comparison (the arms' Laplace runs are the expensive part)",
+    )
     p.add_argument(
         "--paper-event",
         choices=("run", "skip", "only"),
