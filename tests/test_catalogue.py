@@ -119,8 +119,9 @@ def test_resume_after_a_partial_run(events, reference, tmp_path):
 
 
 def test_dask_workers_and_a_killed_worker(events, reference, tmp_path):
-    """Two local Dask workers give the catalogue of this process, bit for bit, even when one
-    worker is killed in the middle of the run (Dask reruns its tasks elsewhere)."""
+    """Two local Dask workers (with this process's two devices each) give the catalogue of
+    this process, bit for bit, even when one worker is killed in the middle of the run (Dask
+    reruns its tasks elsewhere)."""
     from distributed import Client, LocalCluster
 
     with (
@@ -134,7 +135,8 @@ def test_dask_workers_and_a_killed_worker(events, reference, tmp_path):
         killed.start()
         try:
             run = cat.locate_catalogue(
-                SPEC._replace(devices=1), events, output=tmp_path / "dask.jsonl",
+                SPEC._replace(devices=jax.local_device_count()), events,
+                output=tmp_path / "dask.jsonl",
                 client=client, task_blocks=1, progress=False,
             )  # fmt: skip
         finally:

@@ -145,7 +145,8 @@ def test_interrupt_exits_130_and_removes_the_new_output_dir(monkeypatch, tmp_pat
 def test_ctrl_c_in_a_real_process(tmp_path):
     """SIGINT in the middle of a run: exit code 130 (not a segfault), one line, no output."""
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "jaxseis", "locate", "--fix-t0", "--fix-amplitude",
+    cmd = [sys.executable, "-m", "jaxseis", "--no-compile-cache", "locate", "--fix-t0",
+           "--fix-amplitude",
            "--global-draws", "0", "--num-chains", "1", "--num-warmup", "20", "--num-draws",
            "20", "-o", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,8 +11,9 @@ What does not depend on the event is done once:
 * the compiled programs: the global stage and, for NUTS, the sampler, each for a **block** of
   ``block_size`` events under ``vmap``. A process runs one block per JAX device at a time
   (``shard_map`` over :func:`jaxseis.runtime.use_cpu_cores` devices); every device runs the
-  same one-block program, so an event's result does not depend on the block it lands in, the
-  device count or the number of worker processes.
+  same one-block program, so an event's result does not depend on the block it lands in or
+  the number of worker processes, bit for bit, for a given number of devices per process
+  (programs compiled for another device count agree to rounding, not bitwise).
 
 Each event's random key derives from its id (:func:`event_key`), so results are reproducible
 whatever the partitioning. A bad event (NaN traces, a wrong shape, receivers that match no
