@@ -149,7 +149,12 @@ def test_ctrl_c_in_a_real_process(tmp_path):
            "--fix-amplitude",
            "--global-draws", "0", "--num-chains", "1", "--num-warmup", "20", "--num-draws",
            "20", "-o", str(out)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a child inherits an ignored SIGINT (Dask's cluster of an earlier test, or a shell's
+        # background job), and Python then never raises KeyboardInterrupt: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     for line in proc.stdout:  # wait until the sampling starts
         if "likelihood, nuts" in line:
             break
