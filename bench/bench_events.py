@@ -240,6 +240,11 @@ def main() -> int:
     p.add_argument("--n-edt", type=int, default=100)
     p.add_argument("--control", action="store_true", help="add the emulated-control arm")
     p.add_argument(
+        "--control-only",
+        action="store_true",
+        help="run only the emulated-control arm and add it to the existing events.json",
+    )
+    p.add_argument(
         "--arms-from",
         metavar="JSON",
         help="take the arms' results from this earlier (partial) result file and run only the "
@@ -291,6 +296,17 @@ def main() -> int:
     bench = js.load_benchmark()
     events = make_events(args.n_events, emulators, bench)
     prior = study_prior()
+    if args.control_only:
+        import json
+
+        path = benchlib.RESULTS / f"{name}.json"
+        result = json.loads(path.read_text())
+        spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED)
+        records = cat.build_locator(spec).locate_blocks(events[CONTROL][: result["n_events"]])
+        result["arms"][CONTROL] = public(calibration(records))
+        result["coverage95_emulated_control"] = result["arms"][CONTROL]["coverage95"]
+        benchlib.write_results(name, result, markdown(result))
+        return 0
     result["n_events"] = args.n_events
     cals: dict[str, dict] = {}
     arms = (*ARMS, CONTROL) if args.control else ARMS
