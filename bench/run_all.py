@@ -28,6 +28,9 @@ SCRIPTS = {
     "gp_fit": "bench_gp_fit.py",
     "location": "bench_location.py",
     "coverage": "bench_coverage.py",
+    "io": "bench_io.py",
+    "catalogue": "bench_catalogue.py",
+    "events": "bench_events.py",
     "table1": "bench_table1.py",
 }
 
