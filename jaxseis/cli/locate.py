@@ -182,7 +182,8 @@ def options_of(args):
 
 
 def _run_locate(args, lik, prior):
-    """``inference.locate`` with the command's options; convergence warnings as plain lines."""
+    """``inference.locate`` with the command's options; convergence warnings as plain lines on
+    stderr (returned for ``summary.json``), other warnings as they are."""
     import jax
 
     from jaxseis import inference
@@ -255,7 +256,6 @@ def _locate_nonlinloc(args, out, log) -> None:
 
 
 def _locate(args) -> None:
-    import jax
     import numpy as np
 
     from jaxseis import inference
@@ -263,10 +263,9 @@ def _locate(args) -> None:
     from jaxseis.io.events import write_event_files, write_inference_data
 
     log = clock()
-    if args.picks is not None or args.grids is not None:
-        out = output_dir(args.output, overwrite=args.overwrite)
-        return _locate_nonlinloc(args, out, log)
     out = output_dir(args.output, overwrite=args.overwrite)
+    if args.picks is not None or args.grids is not None:
+        return _locate_nonlinloc(args, out, log)
     waveform = args.likelihood == "waveform"
     if waveform or args.models:
         emulators, files = load_emulators(args.models, args.kind)
@@ -284,25 +283,8 @@ def _locate(args) -> None:
     log(f"observed: {args.observed or 'the bundled paper event'}, event {args.event}, {noise}")
     lik, extra = _likelihood(args, emulators, obs, log)
     prior = prior_of(args, position_only=not waveform)
-    options = options_of(args)
-    log(f"{args.likelihood} likelihood, {args.method}: {options}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", inference.ConvergenceWarning)
-        idata = inference.locate(
-            lik,
-            prior,
-            key=jax.random.key(args.seed),
-            method=args.method,
-            options=options,
-            domain=args.domain,
-        )
-    diagnostics = []
-    for w in caught:  # convergence warnings as plain lines (and in summary.json), others as is
-        if issubclass(w.category, inference.ConvergenceWarning):
-            diagnostics.append(str(w.message))
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    log(f"{args.likelihood} likelihood, {args.method}: {options_of(args)}")
+    idata, diagnostics = _run_locate(args, lik, prior)
     print(inference.summary_table(idata, truth=obs.truth))
     summary = inference.summary_dict(idata)
     if obs.truth is not None:
