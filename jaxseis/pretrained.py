@@ -24,6 +24,7 @@ __all__ = [
     "BUNDLED_DIR",
     "BUNDLED_KIND",
     "BUNDLED_SEED",
+    "bundled_emulator_error",
     "bundled_path",
     "load_bundled",
     "train_bundled",
@@ -96,6 +97,24 @@ def load_bundled(
             )
         out.append(em.load(path, kind=kind))
     return out
+
+
+def bundled_emulator_error(receivers: Sequence[int] = (1, 2, 3, 4), *, kind: str = BUNDLED_KIND):
+    """The error model of the bundled emulators of ``receivers``, fitted on the validation
+    split of the bundled benchmark (simulations the training did not fit; the test split is
+    not read). See :mod:`jaxseis.likelihood.emulator_error`.
+
+    Returns:
+        An :class:`~jaxseis.likelihood.EmulatorError` in the order of ``receivers``.
+    """
+    from jaxseis.dataset import load_benchmark
+    from jaxseis.likelihood.emulator_error import fit_emulator_error
+
+    emulators = load_bundled(receivers, kind=kind)
+    bench = load_benchmark()
+    val = bench.indices("validation")
+    rows = [_receiver_index(r) for r in receivers]
+    return fit_emulator_error(emulators, bench.sources[val], bench.traces[rows][:, val])
 
 
 def train_bundled(

@@ -44,6 +44,7 @@ from jaxseis.inference.laplace import laplace_draws, laplace_mixture
 from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
+from jaxseis.likelihood.emulator_error import EmulatorError
 from jaxseis.likelihood.waveform import waveform_data, waveform_template
 from jaxseis.observation import Observation
 from jaxseis.runtime import over_devices
@@ -100,6 +101,8 @@ class Locator:
             coloured); every event must have the matching noise model.
         extra_variance: emulator error variance, as for
             :func:`jaxseis.likelihood.waveform_log_likelihood`.
+        emulator_error: the emulator set's :class:`~jaxseis.likelihood.EmulatorError`,
+            marginalised in every event's likelihood (needs ``domain="frequency"``).
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
 
     Raises:
@@ -118,6 +121,7 @@ class Locator:
         block_size: int = 8,
         domain: str = "time",
         extra_variance=None,
+        emulator_error: EmulatorError | None = None,
         keep_draws: bool = False,
     ):
         if method not in ("laplace", "nuts"):
@@ -127,7 +131,7 @@ class Locator:
         if domain not in ("time", "frequency"):
             raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
         self.model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
-        template = waveform_template(self.model, domain)
+        template = waveform_template(self.model, domain, emulator_error=emulator_error is not None)
         self.fn, self.search = template.fn, template.search
         self.space = validate_prior(prior, template)
         self.method = method
@@ -137,6 +141,7 @@ class Locator:
         self.block_size = block_size
         self.domain = domain
         self.extra_variance = extra_variance
+        self.emulator_error = emulator_error
         self.keep_draws = keep_draws
         self.num_devices = jax.local_device_count()
         self._bank: Bank | None = None
@@ -179,8 +184,9 @@ class Locator:
         if not isinstance(obs, Observation):
             raise ValueError(f"expected an Observation; got {type(obs).__name__}")
         data, _ = waveform_data(
-            self.model, obs, extra_variance=self.extra_variance, domain=self.domain
-        )
+            self.model, obs, extra_variance=self.extra_variance,
+            emulator_error=self.emulator_error, domain=self.domain,
+        )  # fmt: skip
         return data
 
     # ----------------------------------------------------------------------------- locating

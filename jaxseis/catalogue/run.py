@@ -62,6 +62,11 @@ class LocatorSpec(NamedTuple):
         domain: ``"time"`` (white noise) or ``"frequency"`` (coloured).
         devices: JAX devices per worker process (``None``: one per usable core of the worker).
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
+        emulator_error: the emulators' error model marginalised in the likelihood (needs
+            ``domain="frequency"``): ``"bundled"`` (the bundled emulators' model, fitted on
+            the benchmark's validation split; see
+            :func:`jaxseis.pretrained.bundled_emulator_error`), a file written by
+            :func:`jaxseis.likelihood.emulator_error.save_emulator_error`, or None.
     """
 
     models: tuple[str, ...] = ()
@@ -75,6 +80,7 @@ class LocatorSpec(NamedTuple):
     domain: str = "time"
     devices: int | None = None
     keep_draws: bool = False
+    emulator_error: str | None = None
 
     @classmethod
     def of(cls, prior: BoxPrior, **fields) -> LocatorSpec:
@@ -111,10 +117,25 @@ def build_locator(spec: LocatorSpec) -> Locator:
 
             emulators = load_bundled(spec.bundled_receivers)
         lower, upper, t0, log_amplitude = spec.prior
+        error = None
+        if spec.emulator_error == "bundled":
+            if spec.models:
+                raise ValueError(
+                    "emulator_error='bundled' is the bundled emulators' model; give the file "
+                    "of your emulators' error model (save_emulator_error)"
+                )
+            from jaxseis.pretrained import bundled_emulator_error
+
+            error = bundled_emulator_error(spec.bundled_receivers)
+        elif spec.emulator_error is not None:
+            from jaxseis.likelihood.emulator_error import load_emulator_error
+
+            error = load_emulator_error(spec.emulator_error)
         _LOCATORS[spec] = Locator(
             emulators, BoxPrior(np.asarray(lower), np.asarray(upper), t0, log_amplitude),
             method=spec.method, stage=spec.stage, nuts=spec.nuts, seed=spec.seed,
             block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
+            emulator_error=error,
         )  # fmt: skip
     return _LOCATORS[spec]
 

@@ -4,6 +4,8 @@
   parameters, the model's arrays and the event's data);
 * :mod:`jaxseis.likelihood.waveform`: Gaussian waveform likelihoods under white noise (time
   domain) or coloured noise (Whittle, frequency domain), with the cross-correlation search;
+* :mod:`jaxseis.likelihood.emulator_error`: the emulators' error model (amplitude, timing and
+  waveform errors estimated on held-out simulations), marginalised by the waveform likelihoods;
 * :mod:`jaxseis.likelihood.edt`: arrival-time likelihoods (NonLinLoc's Equal-Differential-Time
   and the Gaussian one with an explicit origin time).
 
@@ -17,16 +19,19 @@ from jaxseis.likelihood.edt import (
     edt_pair_residuals,
     gaussian_arrival_log_likelihood,
 )
+from jaxseis.likelihood.emulator_error import EmulatorError, fit_emulator_error
 from jaxseis.likelihood.waveform import waveform_data, waveform_log_likelihood
 
 __all__ = [
     "CONVENTIONS",
     "PARAMS",
     "POSITION",
+    "EmulatorError",
     "Likelihood",
     "as_likelihood",
     "edt_log_likelihood",
     "edt_pair_residuals",
+    "fit_emulator_error",
     "gaussian_arrival_log_likelihood",
     "waveform_data",
     "waveform_log_likelihood",

@@ -37,6 +37,7 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, apply_forward, forward_model
 from jaxseis.likelihood.base import PARAMS, Likelihood
+from jaxseis.likelihood.emulator_error import EmulatorError, emulator_error_terms
 from jaxseis.noise import WhiteNoise, rfft_weights
 from jaxseis.observation import Observation
 
@@ -57,9 +58,12 @@ class WaveformFn:
 
     static: tuple
     domain: str
+    emulator_error: bool = False
 
     def __call__(self, theta, model, data):
         pred = apply_forward(self.static, model, theta)
+        if self.emulator_error:
+            return self._with_error(theta, pred, data)
         if self.domain == "time":
             r = data["traces"] - pred.astype(data["traces"].dtype)
             return data["log_norm"] - 0.5 * jnp.sum(r * r * data["inv_var"])
@@ -79,6 +83,17 @@ class WaveformFn:
         dtype = theta.dtype
         pred, jvp = jax.linearize(lambda t: apply_forward(self.static, model, t), theta)
         jac = jax.vmap(jvp, out_axes=-1)(jnp.eye(theta.shape[-1], dtype=dtype))
+        if self.emulator_error:
+            # exact value and gradient; the curvature of the diagonal part at the current
+            # variances (the rank-2 and variance terms dropped: Gauss-Newton only steers)
+            ll, grad = jax.value_and_grad(self.__call__)(theta, model, data)
+            spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
+            w = data["mult"] / (data["noise_var"] + self._error_power(theta, spec, data))
+            jspec = jnp.fft.rfft(jac.astype(w.dtype), axis=-2)
+            info = jnp.einsum(
+                "rf,rfkl->kl", w, (jnp.conj(jspec)[..., :, None] * jspec[..., None, :]).real
+            )
+            return ll, grad, info
         if self.domain == "time":
             w = data["inv_var"]
             r = data["traces"] - pred.astype(w.dtype)
@@ -97,6 +112,35 @@ class WaveformFn:
             "rf,rfkl->kl", w, (jnp.conj(jspec)[..., :, None] * jspec[..., None, :]).real
         )
         return ll, grad, info
+
+    @staticmethod
+    def _error_power(theta, spec, data):
+        """The waveform part of the emulator error's power per bin ``[r, k]``."""
+        amp2 = jnp.exp(2.0 * theta[4]).astype(spec.real.dtype)
+        return data["err_rel"] * (spec.real**2 + spec.imag**2) + amp2 * data["err_floor"]
+
+    def _with_error(self, theta, pred, data):
+        """Whittle likelihood with the emulator error marginalised (see
+        :mod:`jaxseis.likelihood.emulator_error`): diagonal per bin plus the amplitude and
+        timing errors of all receivers by the Woodbury identity."""
+        dtype = data["mult"].dtype
+        spec = jnp.fft.rfft(pred.astype(dtype), axis=-1)  # [r, k]
+        var = data["noise_var"] + self._error_power(theta, spec, data)  # n V_k, [r, k]
+        w = data["mult"] / var
+        resid = data["spec"] - spec
+        quad = jnp.sum(w * (resid.real**2 + resid.imag**2), axis=-1)  # [r]
+        log_det = jnp.sum(data["mult"] * jnp.log(2.0 * jnp.pi * var / data["n"]), axis=-1)
+        basis = jnp.stack([spec, -1j * data["omega"] * spec], axis=-1)  # [r, k, 2]
+        n_rec = basis.shape[0]
+        gram = jnp.einsum("rk,rki,rkj->rij", w, jnp.conj(basis), basis).real  # [r, 2, 2]
+        proj = jnp.einsum("rk,rki,rk->ri", w, jnp.conj(basis), resid).real.reshape(-1)
+        block = jax.scipy.linalg.block_diag(*[gram[i] for i in range(n_rec)])  # [2r, 2r]
+        root = data["err_chol"]  # covariance = root root^T
+        inner = jnp.eye(2 * n_rec, dtype=dtype) + root.T @ block @ root
+        chol = jnp.linalg.cholesky(inner)
+        u = jax.scipy.linalg.solve_triangular(chol, root.T @ proj, lower=True)
+        log_det_inner = 2.0 * jnp.sum(jnp.log(jnp.diag(chol)))
+        return -0.5 * (jnp.sum(quad + log_det) - jnp.sum(u * u) + log_det_inner)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +212,14 @@ class WaveformSearch:
         return ll, t0, jnp.log(amp)
 
 
-def waveform_data(model: ForwardModel, obs: Observation, *, extra_variance=None, domain=None):
+def waveform_data(
+    model: ForwardModel,
+    obs: Observation,
+    *,
+    extra_variance=None,
+    emulator_error: EmulatorError | None = None,
+    domain=None,
+):
     """The event's arrays of a waveform likelihood (``data`` of :class:`Likelihood`).
 
     Args:
@@ -176,9 +227,13 @@ def waveform_data(model: ForwardModel, obs: Observation, *, extra_variance=None,
         obs: the observation; its receivers are matched to the model's by position.
         extra_variance: optional emulator error variance ``[n_receivers, n_samples]`` (or
             broadcastable), trace units squared, added to the white noise's variance
-            (time domain only).
+            (time domain only; it does not follow ``t0`` or the amplitude: prefer
+            ``emulator_error``).
+        emulator_error: the emulator set's :class:`~jaxseis.likelihood.EmulatorError`
+            (from :func:`~jaxseis.likelihood.fit_emulator_error`), marginalised in the
+            likelihood (frequency domain, white or coloured noise).
         domain: ``"time"`` (white noise only) or ``"frequency"``; default: ``"time"`` for
-            white noise, ``"frequency"`` for coloured noise.
+            white noise without an emulator error model, else ``"frequency"``.
 
     Returns:
         ``(data dict of float64 NumPy arrays, domain)``.
@@ -193,13 +248,18 @@ def waveform_data(model: ForwardModel, obs: Observation, *, extra_variance=None,
             "and cut the observed traces to the emulators' window"
         )
     white = isinstance(obs.noise, WhiteNoise)
-    domain = ("time" if white else "frequency") if domain is None else domain
+    if domain is None:
+        domain = "time" if white and emulator_error is None else "frequency"
     if domain not in ("time", "frequency"):
         raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
     if domain == "time" and not white:
         raise ValueError("coloured noise needs domain='frequency' (the Whittle likelihood)")
+    if emulator_error is not None and extra_variance is not None:
+        raise ValueError("give either extra_variance or emulator_error, not both")
     if extra_variance is not None and domain != "time":
         raise ValueError("extra_variance is supported with white noise in the time domain only")
+    if emulator_error is not None and domain != "frequency":
+        raise ValueError("an emulator error model needs domain='frequency'")
     n = obs.n_samples
     c = rfft_weights(n)
     spec = np.fft.rfft(obs.traces, axis=-1)
@@ -218,6 +278,11 @@ def waveform_data(model: ForwardModel, obs: Observation, *, extra_variance=None,
         data = {"log_norm": np.float64(-0.5 * np.sum(c * np.log(2.0 * np.pi * s_k)))}
     data["spec"] = spec
     data["weight"] = c / (n * s_k)
+    if emulator_error is not None:
+        data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n))
+        data["noise_var"] = n * s_k
+        data["mult"] = c
+        data["n"] = np.float64(n)
     return data, domain
 
 
@@ -226,6 +291,7 @@ def waveform_log_likelihood(
     obs: Observation,
     *,
     extra_variance=None,
+    emulator_error: EmulatorError | None = None,
     domain: str | None = None,
 ) -> Likelihood:
     """The Gaussian waveform likelihood of an observation under an emulator set.
@@ -236,7 +302,7 @@ def waveform_log_likelihood(
             :func:`jaxseis.forward.forward_model` (which saves that work per event).
         obs: the :class:`~jaxseis.observation.Observation`; its noise model chooses the
             likelihood (white: time domain; coloured: Whittle, frequency domain).
-        extra_variance, domain: see :func:`waveform_data`.
+        extra_variance, emulator_error, domain: see :func:`waveform_data`.
 
     Returns:
         A :class:`~jaxseis.likelihood.Likelihood` of all five event parameters (fix ``t0``
@@ -248,20 +314,27 @@ def waveform_log_likelihood(
             length, a bad noise model or extra variance.
     """
     model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
-    data, domain = waveform_data(model, obs, extra_variance=extra_variance, domain=domain)
-    lik = waveform_template(model, domain)
+    data, domain = waveform_data(
+        model, obs, extra_variance=extra_variance, emulator_error=emulator_error, domain=domain
+    )
+    lik = waveform_template(model, domain, emulator_error=emulator_error is not None)
     return lik._replace(data=data, stations=obs.match(model.receivers_km).stations)
 
 
-def waveform_template(model: ForwardModel, domain: str = "time") -> Likelihood:
+def waveform_template(
+    model: ForwardModel, domain: str = "time", *, emulator_error: bool = False
+) -> Likelihood:
     """The waveform likelihood of a forward model without data: its function, search, model
     arrays and domain checks, to which :func:`waveform_data` of each event is added (the
-    catalogue's locator builds it once)."""
+    catalogue's locator builds it once). ``emulator_error``: whether the data will carry an
+    emulator error model (frequency domain only)."""
+    if emulator_error and domain != "frequency":
+        raise ValueError("an emulator error model needs domain='frequency'")
     window = None
     if model.reference_arrival_s is not None:
         window = (model.reference_arrival_s, model.n_samples * model.dt)
     return Likelihood(
-        fn=WaveformFn(model.static, domain),
+        fn=WaveformFn(model.static, domain, emulator_error),
         model=model.params,
         data=None,
         uses=PARAMS,

@@ -1,0 +1,281 @@
+"""A statistical model of the emulators' error, marginalised in the waveform likelihood.
+
+An emulator's trace ``f`` differs from the simulation it replaces by an error ``e``. Left out
+of the likelihood, that error is fitted as if it were signal and the posterior is too narrow.
+On held-out simulations the error of the direct-arrival emulators is, per receiver and event,
+part a small error of the arrival's **amplitude** and **timing** (a coherent change of the whole
+trace) and part a **waveform** error spread over the frequency band. Modelled as Gaussian, the
+spectrum of the error of one trace is::
+
+    E_k = eps * F_k - delta * (i omega_k) F_k + W_k,
+    (eps, delta) of all receivers ~ N(0, covariance),
+    E|W_k|^2 = relative_var_k |F_k|^2 + A^2 floor_var_k,
+
+with ``F`` the spectrum of the predicted trace (which already carries the event's origin time
+and amplitude ``A = exp(log_amplitude)``: the error follows the trace wherever ``t0`` moves it
+and scales with the source), ``omega_k`` rad/s. The amplitude and timing errors of different
+receivers are correlated (an emulator set errs alike at neighbouring receivers, which mimics a
+change of the event's origin time or strength), so they share one covariance
+``[2 n_receivers, 2 n_receivers]``. The waveform part is treated as stationary (diagonal in
+frequency, as the Whittle likelihood treats the noise) and the amplitude and timing part as a
+rank-``2 n_receivers`` term, marginalised exactly by the Woodbury identity
+(:func:`jaxseis.likelihood.waveform.waveform_log_likelihood` with ``emulator_error``). The
+timing term is linearised: it holds for timing errors well below the dominant period.
+
+:func:`fit_emulator_error` estimates the coefficients from simulations the emulators did not see
+in training (the **validation** split; never the events being located): per trace, the
+least-squares amplitude and timing errors give their second-moment matrix ``covariance``; per
+frequency bin, a non-negative regression of the remaining error power on ``|F_k|^2`` gives
+``relative_var`` and ``floor_var``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseis.emulators.base import Emulator
+from jaxseis.files import atomic_path
+from jaxseis.forward import ForwardModel, apply_forward, forward_model
+from jaxseis.noise import rfft_weights
+
+__all__ = [
+    "EmulatorError",
+    "emulator_error_terms",
+    "fit_emulator_error",
+    "load_emulator_error",
+    "save_emulator_error",
+]
+
+_MIN_TRACES = 20
+_FORMAT = "jaxseis-emulator-error-1"
+
+
+class EmulatorError(NamedTuple):
+    """The error model of an emulator set (one row per receiver, in the model's order).
+
+    Attributes:
+        receivers_km: ``[n_receivers, 3]`` km.
+        dt: sampling interval, s.
+        n_samples: trace length.
+        covariance: ``[2 n_receivers, 2 n_receivers]`` second moments of the arrivals'
+            relative amplitude errors and timing errors (s), ordered ``(amplitude, timing)``
+            of receiver 0, then of receiver 1, ...
+        relative_var: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
+            relative to the predicted trace's power ``|F_k|^2``.
+        floor_var: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin at unit
+            amplitude (trace units squared times samples, as ``|rfft|^2``).
+        n_traces: number of traces per receiver the model was fitted on.
+    """
+
+    receivers_km: np.ndarray
+    dt: float
+    n_samples: int
+    covariance: np.ndarray
+    relative_var: np.ndarray
+    floor_var: np.ndarray
+    n_traces: int
+
+    @property
+    def amplitude_sd(self) -> np.ndarray:
+        """``[n_receivers]`` relative sd of each arrival's amplitude error."""
+        return np.sqrt(np.diag(np.asarray(self.covariance))[0::2])
+
+    @property
+    def timing_sd_s(self) -> np.ndarray:
+        """``[n_receivers]`` sd of each arrival's timing error, s."""
+        return np.sqrt(np.diag(np.asarray(self.covariance))[1::2])
+
+    def check(self) -> EmulatorError:
+        """``self``, validated (shapes and finite, non-negative values).
+
+        Raises:
+            ValueError: naming the bad field.
+        """
+        r = np.asarray(self.receivers_km)
+        n_freq = int(self.n_samples) // 2 + 1
+        shapes = {
+            "covariance": (2 * r.shape[0], 2 * r.shape[0]),
+            "relative_var": (r.shape[0], n_freq),
+            "floor_var": (r.shape[0], n_freq),
+        }
+        for name, shape in shapes.items():
+            v = np.asarray(getattr(self, name), dtype=np.float64)
+            if v.shape != shape:
+                raise ValueError(f"EmulatorError.{name} has shape {v.shape}; expected {shape}")
+            if not np.all(np.isfinite(v)) or (name != "covariance" and np.any(v < 0)):
+                raise ValueError(f"EmulatorError.{name} must be finite and >= 0")
+        cov = np.asarray(self.covariance, dtype=np.float64)
+        if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() < -1e-9 * np.trace(cov):
+            raise ValueError("EmulatorError.covariance must be symmetric positive semi-definite")
+        return self
+
+
+def fit_emulator_error(
+    emulators: Sequence[Emulator] | ForwardModel,
+    sources_km,
+    traces,
+) -> EmulatorError:
+    """Estimate the error model from held-out simulations.
+
+    Args:
+        emulators: one emulator per receiver, or a :class:`~jaxseis.forward.ForwardModel`.
+        sources_km: ``[m, 3]`` km source positions of simulations no emulator was trained on
+            (the validation split).
+        traces: ``[n_receivers, m, n_samples]`` the simulated traces at the model's receivers,
+            in its order, unit source strength, origin time at the first sample.
+
+    Returns:
+        The :class:`EmulatorError`.
+
+    Raises:
+        ValueError: mismatched shapes, fewer than 20 traces, or non-finite traces.
+    """
+    model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
+    sources = np.asarray(sources_km, dtype=np.float64)
+    sim = np.asarray(traces, dtype=np.float64)
+    n_rec, n = len(model.receivers_km), model.n_samples
+    if sources.ndim != 2 or sources.shape[1] != 3:
+        raise ValueError(f"sources_km must be [m, 3]; got shape {sources.shape}")
+    if sim.shape != (n_rec, sources.shape[0], n):
+        raise ValueError(
+            f"traces must be [n_receivers, m, n_samples] = {(n_rec, sources.shape[0], n)}; "
+            f"got {sim.shape}"
+        )
+    if sources.shape[0] < _MIN_TRACES:
+        raise ValueError(
+            f"fit the emulator error on at least {_MIN_TRACES} held-out simulations; "
+            f"got {sources.shape[0]}"
+        )
+    if not (np.all(np.isfinite(sim)) and np.all(np.isfinite(sources))):
+        raise ValueError("the held-out sources or traces contain NaN or infinity")
+    with jax.enable_x64(True):
+        params = jax.tree.map(jnp.asarray, model.params)
+        run = jax.jit(jax.vmap(lambda s: apply_forward(model.static, params, s)))
+        pred = np.concatenate(
+            [np.asarray(run(jnp.asarray(chunk)), np.float64) for chunk in _chunks(sources, 256)]
+        )  # [m, r, n]
+    pred = np.swapaxes(pred, 0, 1)  # [r, m, n]
+    c = rfft_weights(n)
+    omega = 2.0 * np.pi * np.fft.rfftfreq(n, model.dt)
+    spec = np.fft.rfft(pred, axis=-1)
+    resid = np.fft.rfft(sim - pred, axis=-1)
+    basis = np.stack([spec, -1j * omega * spec], axis=-1)  # [r, m, k, 2]
+    gram = np.einsum("k,rmki,rmkj->rmij", c, basis.conj(), basis).real
+    proj = np.einsum("k,rmki,rmk->rmi", c, basis.conj(), resid).real
+    gram = gram + 1e-12 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(2)
+    z = np.linalg.solve(gram, proj[..., None])[..., 0]  # [r, m, 2]
+    flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, 2 r]
+    covariance = flat.T @ flat / flat.shape[0]
+    rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
+    relative, floor = _bin_regression(np.abs(spec) ** 2, rest)
+    return EmulatorError(
+        receivers_km=np.asarray(model.receivers_km, dtype=np.float64),
+        dt=float(model.dt),
+        n_samples=int(n),
+        covariance=covariance,
+        relative_var=relative,
+        floor_var=floor,
+        n_traces=int(sources.shape[0]),
+    ).check()
+
+
+def emulator_error_terms(error: EmulatorError, receivers_km, dt: float, n_samples: int) -> dict:
+    """The error model's arrays for a likelihood's ``data``, checked against its receivers
+    ``[n_receivers, 3]`` km (same order), sampling interval (s) and trace length.
+
+    Returns:
+        ``{"err_chol": [2 r, 2 r] (a square root L of the covariance, L L^T), "err_rel":
+        [r, k], "err_floor": [r, k], "omega": [k] rad/s}`` as float64 NumPy arrays.
+
+    Raises:
+        ValueError: an error model of other receivers, sampling or window length.
+    """
+    if not isinstance(error, EmulatorError):
+        raise ValueError(f"emulator_error must be an EmulatorError; got {type(error).__name__}")
+    error = error.check()
+    rec = np.asarray(receivers_km, dtype=np.float64)
+    if error.receivers_km.shape != rec.shape or not np.allclose(error.receivers_km, rec, atol=1e-6):
+        raise ValueError(
+            "the emulator error model was fitted for other receivers; fit it with "
+            "fit_emulator_error on the same emulator set"
+        )
+    if int(error.n_samples) != int(n_samples) or not np.isclose(error.dt, dt, rtol=1e-9):
+        raise ValueError(
+            f"the emulator error model has {error.n_samples} samples at {error.dt * 1e3:g} ms "
+            f"but the likelihood {n_samples} at {dt * 1e3:g} ms; fit it on the same emulators"
+        )
+    cov = np.asarray(error.covariance, dtype=np.float64)
+    lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
+    return {
+        "err_chol": vec * np.sqrt(np.maximum(lam, 0.0)),
+        "err_rel": np.asarray(error.relative_var, dtype=np.float64),
+        "err_floor": np.asarray(error.floor_var, dtype=np.float64),
+        "omega": 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt)),
+    }
+
+
+def save_emulator_error(path: str | Path, error: EmulatorError) -> Path:
+    """Write the error model to ``path`` (``.npz``), atomically (an interrupted write leaves
+    no file)."""
+    error = error.check()
+    path = Path(path)
+    arrays = {f: np.asarray(getattr(error, f)) for f in EmulatorError._fields}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, format=np.asarray(_FORMAT), **arrays)
+    return path
+
+
+def load_emulator_error(path: str | Path) -> EmulatorError:
+    """Read an error model written by :func:`save_emulator_error`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an emulator error file, or a corrupt one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"emulator error file {path} not found; make it with fit_emulator_error and "
+            "save_emulator_error"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "format" not in z or str(z["format"]) != _FORMAT:
+                raise ValueError(f"{path} is not a jaxseis emulator error file ({_FORMAT})")
+            fields = {f: z[f] for f in EmulatorError._fields}
+    except (OSError, KeyError, EOFError, ValueError) as err:
+        if isinstance(err, ValueError) and "emulator error file" in str(err):
+            raise
+        raise ValueError(f"cannot read the emulator error file {path}: {err}") from err
+    fields["dt"] = float(fields["dt"])
+    fields["n_samples"] = int(fields["n_samples"])
+    fields["n_traces"] = int(fields["n_traces"])
+    return EmulatorError(**fields).check()
+
+
+def _bin_regression(power: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per receiver and bin, ``rest ~ a * power + b`` with ``a, b >= 0`` (least squares over
+    traces). ``power``, ``rest``: ``[r, m, k]``; returns ``a, b`` ``[r, k]``."""
+    p_mean, q_mean = power.mean(axis=1), rest.mean(axis=1)
+    cov = ((power - p_mean[:, None]) * (rest - q_mean[:, None])).mean(axis=1)
+    var = ((power - p_mean[:, None]) ** 2).mean(axis=1)
+    a = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
+    b = q_mean - a * p_mean
+    # the constrained solutions at the boundary: a = 0 (b = mean) or b = 0 (a through origin)
+    p2 = (power**2).mean(axis=1)
+    a0 = np.where(p2 > 0, (power * rest).mean(axis=1) / np.where(p2 > 0, p2, 1.0), 0.0)
+    neg_a, neg_b = a < 0, b < 0
+    a = np.where(neg_a, 0.0, np.where(neg_b, a0, a))
+    b = np.where(neg_a, q_mean, np.where(neg_b, 0.0, b))
+    return np.maximum(a, 0.0), np.maximum(b, 0.0)
+
+
+def _chunks(a: np.ndarray, size: int):
+    for i in range(0, len(a), size):
+        yield a[i : i + size]

@@ -1,0 +1,194 @@
+"""The emulator error model: fitted on held-out simulations, marginalised exactly (against a
+dense Gaussian), following the origin time and amplitude, with gradients and bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import linalg, stats
+
+import jaxseis as js
+from jaxseis.forward import forward_model, make_forward
+from jaxseis.likelihood import EmulatorError, fit_emulator_error, waveform_log_likelihood
+from jaxseis.likelihood.emulator_error import load_emulator_error, save_emulator_error
+from jaxseis.noise import ColouredNoise, marine_psd, per_bin_variance
+
+THETA = np.array([0.38, 0.29, 1.56, 0.013, 0.2])
+ROWS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def emulators():
+    return js.load_bundled(ROWS)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return js.load_benchmark()
+
+
+@pytest.fixture(scope="module")
+def error(emulators, bench):
+    val = bench.indices("validation")[:200]
+    return fit_emulator_error(emulators, bench.sources[val], bench.traces[list(ROWS)][:, val])
+
+
+@pytest.fixture(scope="module")
+def obs(emulators):
+    return js.observe(js.load_paper_event(), emulators, noise_key=jax.random.key(0))
+
+
+def _predicted(emulators, theta):
+    with jax.enable_x64(True):
+        return np.asarray(make_forward(emulators)(jnp.asarray(theta)), dtype=np.float64)
+
+
+def test_fit_recovers_a_known_amplitude_and_timing_error(emulators, bench):
+    """Simulations made from the emulators' own traces with a known random amplitude and
+    timing error per trace: the fit returns those standard deviations."""
+    idx = bench.indices("validation")[:200]
+    sources = bench.sources[idx]
+    model = forward_model(emulators)
+    rng = np.random.default_rng(0)
+    amp_sd, timing_sd = 0.05, 0.0005  # relative, s (an eighth of a sample: the linear regime)
+    with jax.enable_x64(True):
+        fwd = make_forward(model)
+        traces = []
+        for s in sources:
+            eps, delta = rng.normal(0, amp_sd), rng.normal(0, timing_sd)
+            theta = jnp.array([*s, delta, np.log1p(eps)])
+            traces.append(np.asarray(fwd(theta), np.float64))
+    traces = np.swapaxes(np.array(traces), 0, 1)
+    err = fit_emulator_error(model, sources, traces)
+    np.testing.assert_allclose(err.amplitude_sd, amp_sd, rtol=0.15)
+    np.testing.assert_allclose(err.timing_sd_s, timing_sd, rtol=0.15)
+    # one draw per event shared by all receivers: the errors are fully correlated across them
+    corr = err.covariance / np.sqrt(np.outer(np.diag(err.covariance), np.diag(err.covariance)))
+    np.testing.assert_allclose(corr[0::2, 0::2], 1.0, atol=0.02)
+    np.testing.assert_allclose(corr[1::2, 1::2], 1.0, atol=0.02)
+    # in the signal band (below 20 Hz) the rank-2 part explains the error: what remains
+    # (the linearisation's error) is small against the traces' power
+    band = np.fft.rfftfreq(model.n_samples, model.dt) < 20.0
+    assert err.relative_var[:, band].max() < 1e-3
+
+
+def test_save_and_load_round_trip(error, tmp_path):
+    path = save_emulator_error(tmp_path / "err.npz", error)
+    back = load_emulator_error(path)
+    for f in EmulatorError._fields:
+        np.testing.assert_array_equal(np.asarray(getattr(back, f)), np.asarray(getattr(error, f)))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="cannot read the emulator error file"):
+        load_emulator_error(tmp_path / "bad.npz")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_emulator_error(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a jaxseis emulator error file"):
+        load_emulator_error(tmp_path / "other.npz")
+
+
+def test_fit_on_the_bundled_emulators_is_small_and_positive(error):
+    assert np.all(error.amplitude_sd > 0) and np.all(error.amplitude_sd < 0.1)
+    assert np.all(error.timing_sd_s > 0) and np.all(error.timing_sd_s < 0.004)  # < 1 sample
+    assert error.n_traces == 200
+
+
+@pytest.mark.parametrize("coloured", [False, True])
+def test_marginal_likelihood_equals_the_dense_gaussian(emulators, obs, error, coloured):
+    """The likelihood with the error model is the Gaussian density with covariance
+    circulant(noise + waveform error) + U M U^T (amplitude and timing columns)."""
+    o = obs
+    if coloured:
+        f = np.fft.rfftfreq(obs.n_samples, obs.dt)
+        psd = np.stack([(1e-4 * (r + 1)) ** 2 * obs.dt * marine_psd(f) for r in range(4)])
+        o = obs.replace(noise=ColouredNoise(psd, obs.dt))
+    # float64 networks in both, so that rounding does not enter the (large) quadratic form
+    model64 = forward_model(emulators, dtype=jnp.float64)
+    lik = waveform_log_likelihood(model64, o, emulator_error=error)
+    pred = _predicted(model64, THETA)
+    n = o.n_samples
+    s_k = per_bin_variance(o.noise, n, o.dt)
+    spec = np.fft.rfft(pred, axis=-1)
+    amp2 = np.exp(2 * THETA[4])
+    omega = 2 * np.pi * np.fft.rfftfreq(n, o.dt)
+    blocks, columns = [], np.zeros((4 * n, 8))
+    for r in range(4):
+        power = (
+            s_k[r] + (error.relative_var[r] * np.abs(spec[r]) ** 2 + amp2 * error.floor_var[r]) / n
+        )
+        full = np.concatenate([power, power[1:][::-1]])
+        blocks.append(linalg.circulant(np.real(np.fft.ifft(full))))
+        columns[r * n : (r + 1) * n, 2 * r] = pred[r]
+        columns[r * n : (r + 1) * n, 2 * r + 1] = np.fft.irfft(-1j * omega * spec[r], n)
+    cov = linalg.block_diag(*blocks) + columns @ error.covariance @ columns.T
+    expected = stats.multivariate_normal(pred.ravel(), cov).logpdf(o.traces.ravel())
+    np.testing.assert_allclose(float(lik(THETA)), expected, rtol=1e-6)
+
+
+def test_error_widens_the_likelihood_and_follows_t0(emulators, obs, error):
+    plain = waveform_log_likelihood(emulators, obs, domain="frequency")
+    with_err = waveform_log_likelihood(emulators, obs, emulator_error=error)
+    truth = obs.truth
+    off = truth + np.array([0.0, 0.0, 0.01, 0.0, 0.0])  # 10 m deeper
+    drop_plain = float(plain(truth)) - float(plain(off))
+    drop_err = float(with_err(truth)) - float(with_err(off))
+    assert 0 < drop_err < drop_plain
+    # the same event shifted in time and scaled: the error model moves with it, so the
+    # likelihood of shifted data at the shifted truth equals the original's (up to the
+    # zero-filled end of the shifted trace, which changes its spectrum slightly)
+    moved = truth + np.array([0.0, 0.0, 0.0, 0.02, 0.0])
+    with jax.enable_x64(True):
+        shifted = np.asarray(make_forward(emulators)(jnp.asarray(moved)), np.float64)
+        base = np.asarray(make_forward(emulators)(jnp.asarray(truth)), np.float64)
+    o2 = obs.replace(traces=obs.traces - base + shifted)
+    lik2 = waveform_log_likelihood(emulators, o2, emulator_error=error)
+    np.testing.assert_allclose(float(lik2(moved)), float(with_err(truth)), rtol=1e-4)
+
+
+def test_gradient_matches_finite_differences(emulators, obs, error):
+    lik = waveform_log_likelihood(
+        forward_model(emulators, dtype=jnp.float64), obs, emulator_error=error
+    )
+    with jax.enable_x64(True):
+        model = jax.tree.map(jnp.asarray, lik.model)
+        data = jax.tree.map(jnp.asarray, lik.data)
+        f = jax.jit(lambda t: lik.fn(t, model, data))
+        t0 = jnp.asarray(THETA)
+        g = np.asarray(jax.grad(f)(t0))
+        steps = np.array([1e-5, 1e-5, 1e-5, 1e-6, 1e-5])
+        fd = np.array(
+            [
+                (f(t0 + h * e) - f(t0 - h * e)) / (2 * h)
+                for h, e in zip(steps, np.eye(5), strict=True)
+            ]
+        )
+    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+
+
+def test_bad_input(emulators, obs, error, bench):
+    with pytest.raises(ValueError, match="other receivers"):
+        waveform_log_likelihood(
+            emulators[:3], obs.match(forward_model(emulators[:3]).receivers_km),
+            emulator_error=error,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="domain='frequency'"):
+        waveform_log_likelihood(emulators, obs, emulator_error=error, domain="time")
+    with pytest.raises(ValueError, match="not both"):
+        waveform_log_likelihood(
+            emulators, obs, emulator_error=error, extra_variance=np.zeros((4, 1))
+        )
+    cov = error.covariance.copy()
+    cov[1, 1] = np.nan
+    with pytest.raises(ValueError, match="covariance must be finite"):
+        waveform_log_likelihood(emulators, obs, emulator_error=error._replace(covariance=cov))
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        bad = error._replace(covariance=-np.eye(8))
+        waveform_log_likelihood(emulators, obs, emulator_error=bad)
+    idx = bench.indices("validation")
+    with pytest.raises(ValueError, match="at least 20"):
+        fit_emulator_error(emulators, bench.sources[idx[:5]], bench.traces[list(ROWS)][:, idx[:5]])
+    with pytest.raises(ValueError, match="traces must be"):
+        fit_emulator_error(emulators, bench.sources[idx[:30]], bench.traces[1:3][:, idx[:30]])
+    with pytest.raises(ValueError, match="must be an EmulatorError"):
+        waveform_log_likelihood(emulators, obs, emulator_error={"a": 1})
+    assert isinstance(error, EmulatorError)
