@@ -11,7 +11,7 @@ from jaxseis.cli.common import (
     output_dir,
     positive_int,
 )
-from jaxseis.cli.locate import add_geo_arguments, prior_of, transform_of
+from jaxseis.cli.event_args import add_geo_arguments, prior_of, transform_of
 
 __all__ = ["register"]
 

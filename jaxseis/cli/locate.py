@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import sys
-import warnings
 
 from jaxseis.cli.common import (
     Formatter,
@@ -18,68 +16,11 @@ from jaxseis.cli.common import (
     positive_float,
     positive_int,
 )
+from jaxseis.cli.event_args import add_geo_arguments, prior_of, transform_of
+from jaxseis.cli.locate_nonlinloc import locate_nonlinloc
+from jaxseis.cli.sampler import options_of, run_locate
 
-__all__ = ["add_geo_arguments", "prior_of", "register", "transform_of"]
-
-
-def prior_of(args, *, position_only: bool = False):
-    """The prior box of the command line: the paper's box, ``t0`` uniform in ``--t0-window``
-    unless ``--fix-t0`` (or ``position_only``), the log amplitude uniform unless
-    ``--fix-amplitude``."""
-    from jaxseis.inference import event_prior
-
-    w = args.t0_window
-    if len(w) not in (1, 2) or (len(w) == 2 and not w[0] < w[1]):
-        raise UserError(f"--t0-window takes S (for [-S, S]) or LOW HIGH with LOW < HIGH; got {w}")
-    window = (-abs(w[0]), abs(w[0])) if len(w) == 1 else tuple(w)
-    fix_t0 = position_only or args.fix_t0
-    fix_amplitude = position_only or args.fix_amplitude
-    return event_prior(
-        t0=0.0 if fix_t0 else window, **({"log_amplitude": 0.0} if fix_amplitude else {})
-    )
-
-
-def transform_of(args):
-    """The ``--geo`` transform, or None (the placeholder)."""
-    if args.geo is None:
-        return None
-    from jaxseis.io.coordinates import GeoTransform
-
-    return GeoTransform(*args.geo)
-
-
-def add_geo_arguments(parser) -> None:
-    """``--t0-window``, ``--fix-t0``, ``--fix-amplitude`` and ``--geo``."""
-    from jaxseis.inference import DEFAULT_T0_WINDOW_S
-
-    g = parser.add_argument_group("prior and event files")
-    g.add_argument(
-        "--t0-window",
-        type=finite_float,
-        nargs="+",
-        metavar="S",
-        default=list(DEFAULT_T0_WINDOW_S),
-        help="uniform prior of the origin time (s after the reference time): S for "
-        "[-S, S], or LOW HIGH",
-    )
-    g.add_argument(
-        "--fix-t0",
-        action="store_true",
-        help="fix t0 = 0 (the paper's set-up: the window starts at the origin time)",
-    )
-    g.add_argument(
-        "--fix-amplitude",
-        action="store_true",
-        help="fix the log amplitude at 0 (the paper's set-up: the training source)",
-    )
-    g.add_argument(
-        "--geo",
-        type=finite_float,
-        nargs=3,
-        metavar=("LAT", "LON", "AZIMUTH"),
-        help="place the model: latitude, longitude of x = y = 0 and the azimuth of "
-        "x (deg), for QuakeML/.hyp (default: a placeholder at 0 N 0 E, x east)",
-    )
+__all__ = ["register"]
 
 
 def _observation(args, receivers_km, dt, n_samples):
@@ -152,109 +93,6 @@ def _likelihood(args, emulators, obs, log):
     return edt_log_likelihood(tables, picks), extra
 
 
-def options_of(args):
-    """The method's option container: the library's defaults with the given fields changed."""
-    from jaxseis.inference import METHODS
-
-    options = METHODS[args.method]()
-    changes = {"num_draws": args.num_draws}
-    if args.method == "nuts":
-        changes |= {
-            "num_chains": args.num_chains,
-            "num_warmup": args.num_warmup,
-            "max_num_doublings": args.max_tree_depth,
-        }
-    changes = {k: v for k, v in changes.items() if v is not None}
-    stage = getattr(options, "global_stage", None)
-    if args.global_draws == 0 and args.method != "nuts":
-        raise UserError("--global-draws 0 (no global stage) is for --method nuts only")
-    if args.global_draws is not None and stage is not None:
-        if args.global_draws == 0:
-            changes["global_stage"] = None
-        else:
-            n = args.global_draws
-            changes["global_stage"] = stage._replace(
-                num_draws=n,
-                num_polish=min(stage.num_polish, n),
-                chunk_size=min(stage.chunk_size, n),
-            )
-    return options._replace(**changes)
-
-
-def _run_locate(args, lik, prior):
-    """``inference.locate`` with the command's options; convergence warnings as plain lines on
-    stderr (returned for ``summary.json``), other warnings as they are."""
-    import jax
-
-    from jaxseis import inference
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", inference.ConvergenceWarning)
-        idata = inference.locate(
-            lik, prior, key=jax.random.key(args.seed), method=args.method,
-            options=options_of(args), domain=args.domain,
-        )  # fmt: skip
-    diagnostics = []
-    for w in caught:
-        if issubclass(w.category, inference.ConvergenceWarning):
-            diagnostics.append(str(w.message))
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return idata, diagnostics
-
-
-def _locate_nonlinloc(args, out, log) -> None:
-    """An existing NonLinLoc set-up: P time grids (``--grids ROOT``) and an ``NLLOC_OBS`` phase
-    file (``--picks``), located with the EDT likelihood over the grids' extent."""
-    import types
-
-    import numpy as np
-
-    from jaxseis import inference
-    from jaxseis.files import write_json
-    from jaxseis.inference import BoxPrior
-    from jaxseis.io.events import write_event_files, write_inference_data
-    from jaxseis.io.nll_grid import read_time_grids
-    from jaxseis.io.nll_obs import read_nlloc_obs
-    from jaxseis.likelihood import edt_log_likelihood
-
-    if args.picks is None or args.grids is None:
-        raise UserError("a NonLinLoc set-up needs both --picks FILE.obs and --grids ROOT")
-    if args.likelihood != "edt" or args.observed or args.waveforms:
-        raise UserError("--picks/--grids locate with --likelihood edt and no other data")
-    events = read_nlloc_obs(args.picks, default_error_s=args.pick_error)
-    if args.event >= len(events):
-        raise UserError(f"--event {args.event}: {args.picks} holds {len(events)} event(s)")
-    event = events[args.event]
-    labels = tuple(event.picks.labels)
-    tables = read_time_grids(args.grids, labels)
-    log(f"{len(labels)} picks ({', '.join(labels)}), time grids {args.grids}")
-    lik = edt_log_likelihood(tables, event.picks)
-    lower, upper = np.asarray(tables.grid.extent_km, np.float64)
-    prior = BoxPrior(lower, upper)  # the grids' extent; EDT eliminates t0 and the amplitude
-    idata, diagnostics = _run_locate(args, lik, prior)
-    print(inference.summary_table(idata))
-    summary = inference.summary_dict(idata)
-    meta = types.SimpleNamespace(
-        event_id=event.public_id or f"event{args.event}", stations=labels,
-        receivers_km=np.asarray(tables.receivers_km), reference_time=event.reference_time,
-    )  # fmt: skip
-    write_inference_data(out / "posterior.nc", idata)
-    paths = write_event_files(out / "event", summary, meta, transform=transform_of(args))
-    paths = {"inference_data": out / "posterior.nc", **paths, "summary": out / "summary.json"}
-    write_json(
-        paths["summary"],
-        {
-            **summary, "likelihood": "edt", "picks_file": str(args.picks),
-            "grids": str(args.grids), "event": args.event, "stations": list(labels),
-            "picks_s": event.picks.times_s.tolist(), "reference_time": str(event.reference_time),
-            "seed": args.seed, "diagnostics": diagnostics, "files": paths,
-        },
-    )  # fmt: skip
-    log("wrote " + ", ".join(str(p) for p in paths.values()))
-
-
 def _locate(args) -> None:
     import numpy as np
 
@@ -265,7 +103,7 @@ def _locate(args) -> None:
     log = clock()
     out = output_dir(args.output, overwrite=args.overwrite)
     if args.picks is not None or args.grids is not None:
-        return _locate_nonlinloc(args, out, log)
+        return locate_nonlinloc(args, out, log)
     waveform = args.likelihood == "waveform"
     if waveform or args.models:
         emulators, files = load_emulators(args.models, args.kind)
@@ -284,7 +122,7 @@ def _locate(args) -> None:
     lik, extra = _likelihood(args, emulators, obs, log)
     prior = prior_of(args, position_only=not waveform)
     log(f"{args.likelihood} likelihood, {args.method}: {options_of(args)}")
-    idata, diagnostics = _run_locate(args, lik, prior)
+    idata, diagnostics = run_locate(args, lik, prior)
     print(inference.summary_table(idata, truth=obs.truth))
     summary = inference.summary_dict(idata)
     if obs.truth is not None:

@@ -9,10 +9,12 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 * :mod:`~jaxseis.inference.nuts`: NUTS in the modes' whitened coordinates (BlackJAX);
 * :mod:`~jaxseis.inference.nested`: nested sampling with the evidence (jaxns);
 * :mod:`~jaxseis.inference.laplace`: the maximum and the inverse Hessian;
-* :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables, diagnostics;
+* :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables;
+* :mod:`~jaxseis.inference.diagnostics`: convergence problems (:func:`diagnose`);
 * :mod:`~jaxseis.inference.posterior`: :func:`locate` and its compiled programs.
 """
 
+from jaxseis.inference.diagnostics import ESS_MIN, RHAT_MAX, ConvergenceWarning, diagnose
 from jaxseis.inference.global_stage import Bank, GlobalStage
 from jaxseis.inference.laplace import LaplaceOptions
 from jaxseis.inference.nested import NestedOptions
@@ -28,10 +30,6 @@ from jaxseis.inference.prior import (
     validate_prior,
 )
 from jaxseis.inference.summary import (
-    ESS_MIN,
-    RHAT_MAX,
-    ConvergenceWarning,
-    diagnose,
     posterior_draws,
     relative_magnitude,
     summary_dict,

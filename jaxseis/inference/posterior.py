@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseis.inference.diagnostics import ConvergenceWarning, diagnose
 from jaxseis.inference.global_stage import (
     Bank,
     GlobalStage,
@@ -34,12 +35,7 @@ from jaxseis.inference.laplace import (
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
 from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
-from jaxseis.inference.summary import (
-    ConvergenceWarning,
-    diagnose,
-    gaussian_summary,
-    to_inference_data,
-)
+from jaxseis.inference.summary import gaussian_summary, to_inference_data
 from jaxseis.likelihood.base import Likelihood, as_likelihood
 
 __all__ = [

@@ -6,14 +6,17 @@ formats):
 
 * :mod:`jaxseis.io.coordinates`: :class:`~jaxseis.io.coordinates.GeoTransform`, model
   ``(x, y, z)`` <-> latitude, longitude and depth, shared by every reader and writer;
-* :mod:`jaxseis.io.waveforms`: an :class:`~jaxseis.observation.Observation` from miniSEED, SAC
-  or any file ObsPy reads (:func:`read_waveforms`), and synthetic observations written out;
+* :mod:`jaxseis.io.waveforms` (a subpackage: options, reading, checks, processing, trigger,
+  writing): an :class:`~jaxseis.observation.Observation` from miniSEED, SAC or any file ObsPy
+  reads (:func:`read_waveforms`), and synthetic observations written out;
 * :mod:`jaxseis.io.stations`: station positions from StationXML or a station table, and
   inventories of model receivers;
 * :mod:`jaxseis.io.nonlinloc`: export of a location problem for ``NLLoc`` and the NonLinLoc
-  formats re-exported from :mod:`jaxseis.io.nll_grid` (3-D velocity and travel-time grids) and
-  :mod:`jaxseis.io.nll_obs` (``NLLOC_OBS`` phase files);
-* :mod:`jaxseis.io.nll_hyp`: NonLinLoc location files (``.hyp``) in and out;
+  formats re-exported from :mod:`jaxseis.io.nll_grid` (3-D velocity and travel-time grids; a
+  subpackage: header, buffer, velocity, time_grids) and :mod:`jaxseis.io.nll_obs`
+  (``NLLOC_OBS`` phase files);
+* :mod:`jaxseis.io.nll_hyp`: NonLinLoc location files (``.hyp``) in and out (a subpackage:
+  writing, reading);
 * :mod:`jaxseis.io.quakeml`: ObsPy ``Event``/``Catalog`` from a location summary, QuakeML;
 * :mod:`jaxseis.io.events`: a location's files (QuakeML, ``.hyp``, NetCDF) and catalogues of
   located events;
