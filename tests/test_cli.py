@@ -281,6 +281,32 @@ def test_locate_writes_summary_netcdf_quakeml_and_hyp(tmp_path, capsys):
     assert "already holds results" in _one_line_error(capsys, code, "locate")
 
 
+def test_locate_with_the_emulator_error_model(tmp_path, capsys):
+    """``--emulator-error bundled`` marginalises the bundled emulators' error: the posterior
+    still covers the paper's event and is wider than without the model; a file of another
+    receiver set or a bad file is one line."""
+    from jaxseis.likelihood.emulator_error import save_emulator_error
+    from jaxseis.pretrained import bundled_emulator_error
+
+    common = ["locate", "--method", "laplace", "--global-draws", "2048", "--num-draws", "100"]
+    widths = {}
+    for name, extra in (("plain", []), ("error", ["--emulator-error", "bundled"])):
+        code = main([*common, *extra, "-o", str(tmp_path / name)])
+        assert code == 0, capsys.readouterr().err
+        s = json.loads((tmp_path / name / "summary.json").read_text())
+        mean, std = np.asarray(s["mean"]), np.asarray(s["std"])
+        assert np.all(np.abs(mean[:3] - js.PAPER_EVENT_KM) < 4 * std[:3]), (mean, std)
+        widths[name] = std
+    assert s["emulator_error"] == "bundled"
+    assert np.all(widths["error"] > widths["plain"])
+    other = save_emulator_error(tmp_path / "r0.npz", bundled_emulator_error((0, 1, 2, 3)))
+    code = main([*common, "--emulator-error", str(other), "-o", str(tmp_path / "other")])
+    assert "other receivers" in _one_line_error(capsys, code, "locate")
+    (tmp_path / "bad.npz").write_text("no")
+    code = main([*common, "--emulator-error", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "b")])
+    assert "cannot read the emulator error file" in _one_line_error(capsys, code, "locate")
+
+
 def test_locate_edt_paper_setup(tmp_path, capsys):
     out = tmp_path / "edt"
     code = main(["locate", "--likelihood", "edt", "--global-draws", "1024", "--num-chains", "2",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from jaxseis.cli.common import (
     Formatter,
+    UserError,
     add_model_arguments,
     clock,
     load_emulators,
@@ -42,6 +43,7 @@ def _locate_catalogue(args) -> None:
         stage=stage,
         seed=args.seed,
         **({} if args.block_size is None else {"block_size": args.block_size}),
+        **_error_spec(args),
     )
     where = (
         f"Dask scheduler {args.scheduler}"
@@ -76,6 +78,26 @@ def _locate_catalogue(args) -> None:
     log(f"wrote {run.table}, {run.journal}, {xml}")
 
 
+def _error_spec(args) -> dict:
+    """The spec's ``emulator_error`` and ``domain`` fields of ``--emulator-error``."""
+    if args.emulator_error is None:
+        return {}
+    if args.emulator_error == "bundled" and args.models:
+        raise UserError(
+            "--emulator-error bundled is the bundled emulators' error model; give the file of "
+            "your emulators' model (fit_emulator_error, save_emulator_error)"
+        )
+    path = args.emulator_error
+    if path != "bundled":
+        from pathlib import Path
+
+        from jaxseis.likelihood.emulator_error import load_emulator_error
+
+        load_emulator_error(path)  # checked here, read again on every worker
+        path = str(Path(path).resolve())
+    return {"emulator_error": path, "domain": "frequency"}
+
+
 def register(sub) -> None:
     """Add the command to the subparsers ``sub``."""
     from jaxseis.catalogue import CATALOGUE_STAGE, LocatorSpec
@@ -98,7 +120,7 @@ def register(sub) -> None:
         formatter_class=Formatter,
     )
     s.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
-    add_model_arguments(s)
+    add_model_arguments(s, error=True)
     g = s.add_argument_group("events")
     g.add_argument("--dataset", metavar="FILE", help="dataset file (default: bundled benchmark)")
     g.add_argument("--split", default="test", choices=list(SPLIT_CODES), help="dataset split")

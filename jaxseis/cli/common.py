@@ -20,6 +20,7 @@ __all__ = [
     "add_model_arguments",
     "check_kind",
     "clock",
+    "emulator_error_of",
     "families",
     "finite_float",
     "is_user_error",
@@ -201,8 +202,10 @@ def model_files(paths, kind: str | None = None) -> list[Path]:
     return files
 
 
-def add_model_arguments(parser, *, what: str = "the bundled ones of the 4 location receivers"):
-    """``--models`` and ``--kind``."""
+def add_model_arguments(
+    parser, *, what: str = "the bundled ones of the 4 location receivers", error: bool = False
+):
+    """``--models`` and ``--kind`` (and ``--emulator-error`` with ``error``)."""
     parser.add_argument(
         "--models",
         nargs="+",
@@ -210,6 +213,34 @@ def add_model_arguments(parser, *, what: str = "the bundled ones of the 4 locati
         help=f"emulator files (.npz) or directories of them (default: {what})",
     )
     parser.add_argument("--kind", help="only this family (files in directories: <kind>_r*.npz)")
+    if not error:
+        return
+    parser.add_argument(
+        "--emulator-error",
+        metavar="MODEL",
+        help="marginalise the emulators' error in the waveform likelihood: 'bundled' (the "
+        "bundled emulators' model, fitted on the benchmark's validation split) or a file of "
+        "jaxseis.likelihood.emulator_error.save_emulator_error (default: none)",
+    )
+
+
+def emulator_error_of(args):
+    """The :class:`~jaxseis.likelihood.EmulatorError` of ``--emulator-error``, or None."""
+    if args.emulator_error is None:
+        return None
+    if args.emulator_error == "bundled":
+        if args.models:
+            raise UserError(
+                "--emulator-error bundled is the bundled emulators' error model; give the file "
+                "of your emulators' model (fit_emulator_error, save_emulator_error)"
+            )
+        from jaxseis.demo import DEMO_RECEIVERS
+        from jaxseis.pretrained import bundled_emulator_error
+
+        return bundled_emulator_error(DEMO_RECEIVERS)
+    from jaxseis.likelihood.emulator_error import load_emulator_error
+
+    return load_emulator_error(args.emulator_error)
 
 
 def load_emulators(models, kind: str | None = None) -> tuple[list, list[str]]:

@@ -9,6 +9,7 @@ from jaxseis.cli.common import (
     UserError,
     add_model_arguments,
     clock,
+    emulator_error_of,
     finite_float,
     load_emulators,
     non_negative_int,
@@ -78,7 +79,9 @@ def _likelihood(args, emulators, obs, log):
     if args.likelihood == "waveform":
         from jaxseis.likelihood import waveform_log_likelihood
 
-        return waveform_log_likelihood(emulators, obs), {}
+        error = emulator_error_of(args)
+        lik = waveform_log_likelihood(emulators, obs, emulator_error=error)
+        return lik, ({} if error is None else {"emulator_error": args.emulator_error})
     from jaxseis.likelihood import edt_log_likelihood
     from jaxseis.picking import picks_of
     from jaxseis.traveltime import traveltime_tables
@@ -188,7 +191,7 @@ def register(sub) -> None:
     )
     s.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     s.add_argument("--overwrite", action="store_true", help="replace results in DIR")
-    add_model_arguments(s)
+    add_model_arguments(s, error=True)
     g = s.add_argument_group("observed data")
     g.add_argument(
         "--observed",
