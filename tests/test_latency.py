@@ -268,6 +268,14 @@ def test_measure_forward_beside_numpy(benchlib, emulators, kind):
         _positive_finite(s, ("jax_in_loop_us", "numpy_in_loop_us"))
 
 
+def test_stage_throughputs_of_a_batch(benchlib, emulators):
+    r = benchlib.stage_throughputs(emulators["nn_direct"][0], 12, chunk_size=8, n_repeat=1)
+    assert set(r) == {"core", "gps", "unalign", "total"}
+    _positive_finite(r, tuple(r))
+    with pytest.raises(ValueError, match="chunk_size"):
+        benchlib.stage_throughputs(emulators["nn_direct"][0], 12, chunk_size=0)
+
+
 def test_measure_in_fresh_process_with_the_other_dispatch(benchlib, emulators, bench):
     """The child process runs with the dispatch asked for, whatever this process runs."""
     want_sync = timing.dispatch_mode() == "async"
