@@ -146,7 +146,7 @@ def markdown(result: dict) -> str:
                 r["details"]["stages_in_loop_us"][s]["numpy_in_loop_us"]))  # fmt: skip
     n_stage = result["nn_direct"]["details"]["stages_batch_n"]
     for stage in ("core", "gps", "unalign", "total"):
-        row(f"stage `{stage}` in a batch of {n_stage:.0e} under vmap (µs per trace)",
+        row(f"stage `{stage}` in a batch of {n_stage:,} under vmap (µs per trace)",
             lambda r, s=stage: "{:.1f}".format(r["details"]["stages_batch_us"][s]))  # fmt: skip
     for k in batch_keys:
         row(f"batch of {k.rsplit('_', 1)[1]} under vmap (traces/s)", lambda r, k=k: f"{r[k]:,.0f}")
