@@ -11,6 +11,8 @@ time-shift GPs + fractional shift (:func:`jaxseis.emulators.make_predictor`), me
   network matmuls and LeakyReLU, the two GP kernel-vector dot products, the fractional shift as a
   16-tap correlation) in a Python loop over the same sources, measured in the same run: the BLAS
   floor; ``details.stages_in_loop_us`` splits both into network core, GPs and un-alignment;
+  ``details.stages_batch_us`` splits a batch of the largest size the same way (µs per trace
+  under ``vmap``; ``total`` is the whole model, measured again beside its stages);
 * ``traces_per_s_1e3``, ``_1e4``, ``_1e5``: batches under ``vmap`` (``lax.map`` in chunks of
   4096 sources);
 * each kind's ``sync_dispatch``: single call and loops again with
@@ -142,6 +144,10 @@ def markdown(result: dict) -> str:
             lambda r, s=stage: "{:.1f} / {:.1f}".format(
                 r["details"]["stages_in_loop_us"][s]["jax_in_loop_us"],
                 r["details"]["stages_in_loop_us"][s]["numpy_in_loop_us"]))  # fmt: skip
+    n_stage = result["nn_direct"]["details"]["stages_batch_n"]
+    for stage in ("core", "gps", "unalign", "total"):
+        row(f"stage `{stage}` in a batch of {n_stage:,} under vmap (µs per trace)",
+            lambda r, s=stage: "{:.1f}".format(r["details"]["stages_batch_us"][s]))  # fmt: skip
     for k in batch_keys:
         row(f"batch of {k.rsplit('_', 1)[1]} under vmap (traces/s)", lambda r, k=k: f"{r[k]:,.0f}")
     for t in ("single_call_le_100us", "in_loop_within_2x_numpy", "traces_per_s_1e5_ge_1e5"):
@@ -201,6 +207,12 @@ def main():
         keep = ("single_call_us", "in_loop_us", "numpy_in_loop_us", "in_loop_over_numpy")
         r["sync_dispatch"] = {k: s[k] for k in keep}
         r["sync_dispatch"]["details"] = s["details"]
+        n_stage = max(settings["batch_sizes"])
+        print(f"{kind}: stages in a batch of {n_stage} ...", flush=True)
+        r["details"]["stages_batch_us"] = benchlib.stage_throughputs(
+            e, n_stage, chunk_size=4096, n_repeat=settings["n_batch_repeat"], seed=SEED + 2
+        )
+        r["details"]["stages_batch_n"] = n_stage
         r["targets"] = _targets(r)
         result[kind] = r
 

@@ -27,6 +27,7 @@ import numpy as np
 from jaxseis import emulators as em
 from jaxseis import timing
 from jaxseis.files import atomic_path, write_json, write_text
+from jaxseis.geometry import source_features
 from jaxseis.gp import gps_from_dict, predict_gps
 from jaxseis.preprocess import KAISER_BETA, SINC_HALF_WIDTH, unalign
 
@@ -330,6 +331,41 @@ def stage_latencies(emulator: em.Emulator, sources: np.ndarray, n_repeat: int, x
         }
         for name in jax_in
     }
+
+
+def stage_throughputs(
+    emulator: em.Emulator, n: int, *, chunk_size: int = 4096, n_repeat: int = 3, seed: int = 0
+) -> dict:
+    """Per stage (``core``, ``gps``, ``unalign``) and for the whole forward model: µs per trace
+    on a batch of ``n`` sources under ``vmap`` (:func:`jaxseis.timing.batch_throughput`, chunks
+    of ``chunk_size``), features and GPs in float64 as inference runs them.
+
+    Where a large batch spends its time (the in-loop split of :func:`stage_latencies` is one
+    source at a time, which costs the stages differently). The un-alignment runs on a
+    different aligned trace per source (the reference trace scaled), as after the network.
+    """
+    with jax.enable_x64(True):
+        sources = timing.random_sources(n, seed)
+        feats = np.asarray(source_features(sources, np.asarray(emulator.receiver_km)))
+        z = (feats - np.asarray(emulator.feature_scaler.mean)) / np.asarray(
+            emulator.feature_scaler.std
+        )
+        core, peak, put_back = jax_stages(emulator, jnp.float64)
+        aligned = core(jnp.zeros(4, jnp.float32))
+        rng = np.random.default_rng(seed)
+        lr = rng.normal(0.0, 0.3, n).astype(np.float32)
+        sh = rng.uniform(-0.3, 0.3, n).astype(np.float32)
+        stages = {
+            "core": (core, jnp.asarray(z, jnp.float32)),
+            "gps": (lambda f: jnp.stack(peak(f)), jnp.asarray(feats)),
+            "unalign": (lambda a: put_back(aligned * (1 + a[0]), *a), (lr, sh)),
+            "total": (em.make_predictor(emulator), jnp.asarray(sources)),
+        }
+        return {
+            name: 1e6
+            / timing.batch_throughput(fn, x, chunk_size=chunk_size, n_repeat=n_repeat).per_s
+            for name, (fn, x) in stages.items()
+        }
 
 
 def measure_forward(emulator: em.Emulator, *, components: bool = True, **settings) -> dict:

@@ -202,8 +202,8 @@ def batch_throughput(
     """Evaluations per second of ``fn`` on the batch ``sources`` (leading axis) under ``vmap``.
 
     The batch runs as ``lax.map(fn, sources, batch_size=chunk_size)``: ``vmap`` over chunks,
-    so that memory stays bounded (the fractional shift of a forward model holds
-    ``[chunk, n_samples, 16]`` intermediates, about 130 MB at 4096 in float32).
+    so that memory stays bounded (each peak GP of a forward model holds a ``[chunk, 2000]``
+    float64 kernel block against its training points, about 65 MB at 4096).
     """
     if chunk_size < 1 or n_repeat < 1:
         raise ValueError(f"chunk_size and n_repeat must be >= 1; got {chunk_size}, {n_repeat}")

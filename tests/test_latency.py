@@ -18,7 +18,7 @@ from jaxseis import timing
 from jaxseis.emulators.networks import init_state
 from jaxseis.emulators.pca import fit_pca
 from jaxseis.geometry import source_features
-from jaxseis.gp import GaussianProcesses, gps_to_dict
+from jaxseis.gp import GaussianProcesses, gps_to_dict, predict_gps
 from jaxseis.preprocess import align, fit_alignment, fit_standardizer, unalign
 from jaxseis.runtime import single_threaded_blas
 
@@ -268,6 +268,14 @@ def test_measure_forward_beside_numpy(benchlib, emulators, kind):
         _positive_finite(s, ("jax_in_loop_us", "numpy_in_loop_us"))
 
 
+def test_stage_throughputs_of_a_batch(benchlib, emulators):
+    r = benchlib.stage_throughputs(emulators["nn_direct"][0], 12, chunk_size=8, n_repeat=1)
+    assert set(r) == {"core", "gps", "unalign", "total"}
+    _positive_finite(r, tuple(r))
+    with pytest.raises(ValueError, match="chunk_size"):
+        benchlib.stage_throughputs(emulators["nn_direct"][0], 12, chunk_size=0)
+
+
 def test_measure_in_fresh_process_with_the_other_dispatch(benchlib, emulators, bench):
     """The child process runs with the dispatch asked for, whatever this process runs."""
     want_sync = timing.dispatch_mode() == "async"
@@ -309,3 +317,22 @@ def test_result_files_and_machine(benchlib, tmp_path, capsys):
     with pytest.raises(ValueError, match="strict JSON"):
         benchlib.write_results("nan", {"x": float("nan")}, "", tmp_path, echo=False)
     assert not (tmp_path / "nan.json").exists()
+
+
+@pytest.mark.parametrize("mode", ["plain", "even_odd"])
+def test_gp_table_study_interpolates_the_gps_at_its_nodes(emulators, mode):
+    """bench_gp_table: the prefiltered spline passes through the GP means at the nodes (the
+    grid, margins and split are indexed right) and differs from them between nodes."""
+    study = load_bench_script("bench_gp_table")
+    e = emulators["nn_direct"][0]
+    with jax.enable_x64(True):
+        table = study.build_table(e, 0.25, mode)
+        nodes = np.array([[0.0, 0.0, 0.0], [0.25, 0.5, 1.0], [1.0, 0.75, 2.25], [0.5, 1.0, 0.5]])
+        between = nodes[:3] + np.array([0.1, 0.07, 0.13])
+        exact = lambda s: np.asarray(predict_gps(e.peak_gps, source_features(s, e.receiver_km)))
+        np.testing.assert_allclose(study.interpolate(table, e, nodes), exact(nodes), atol=1e-9)
+        err = study.errors(table, e, between, exact(between))
+    assert table["nodes"] == 13 * 13 * 19  # 5, 5 and 11 nodes (z to 2.5 km), 4 beyond each face
+    assert set(err) == {"log_amplitude_max", "log_amplitude_p99", "shift_samples_max",
+                        "shift_samples_p99"}  # fmt: skip
+    assert err["log_amplitude_max"] > 1e-9

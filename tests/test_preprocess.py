@@ -28,6 +28,36 @@ def test_integer_shift_is_exact_and_zero_filled():
     np.testing.assert_allclose(out[:5], 0.0, atol=1e-6)
 
 
+def _shift_by_definition(x, shift):
+    """``y[m] = sum_k x[k] h(m - shift - k)`` with the Kaiser-windowed sinc ``h``, NumPy."""
+    a, n = pp.SINC_HALF_WIDTH, len(x)
+    u = np.arange(n)[:, None] - shift - np.arange(n)[None, :]
+    inside = np.abs(u) < a
+    window = np.i0(pp.KAISER_BETA * np.sqrt(np.where(inside, 1 - (u / a) ** 2, 0.0)))
+    h = np.where(inside, np.sinc(u) * window / np.i0(pp.KAISER_BETA), 0.0)
+    return h @ x
+
+
+def test_fractional_shift_follows_its_definition_at_any_shift():
+    """Shifts within, at the edge of and beyond the trace (where only zeros remain), one by
+    one and batched under vmap, against the sum that defines the shift."""
+    n, a = 40, pp.SINC_HALF_WIDTH
+    x = np.random.default_rng(1).normal(size=n)
+    shifts = [0.0, 0.37, -2.5, 13.9, -(n - 1.2), n - 0.5, n + a - 0.3, -(n + a) + 0.3, n + a + 5.0,
+              -(n + a) - 7.5, 1e4]  # fmt: skip
+    with jax.enable_x64(True):
+        batched = np.asarray(jax.vmap(pp.fractional_shift, (None, 0))(x, jnp.asarray(shifts)))
+        for s, row in zip(shifts, batched, strict=True):
+            want = _shift_by_definition(x, s)
+            np.testing.assert_allclose(np.asarray(pp.fractional_shift(x, s)), want, atol=1e-12)
+            np.testing.assert_allclose(row, want, atol=1e-12)
+        g = jax.grad(lambda s: jnp.sum(jnp.asarray(x) * pp.fractional_shift(x, s)))(3.3)
+        fd = (
+            x @ _shift_by_definition(x, 3.3 + 1e-6) - x @ _shift_by_definition(x, 3.3 - 1e-6)
+        ) / 2e-6
+        assert float(g) == pytest.approx(fd, rel=1e-6)
+
+
 def test_align_then_unalign_reproduces_traces(traces):
     """Property test: transform then inverse recovers every trace where no sample left the
     window (to the interpolation accuracy, 1e-4 of the peak)."""
