@@ -10,7 +10,8 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 * :mod:`~jaxseis.inference.nested`: nested sampling with the evidence (jaxns);
 * :mod:`~jaxseis.inference.laplace`: the maximum and the inverse Hessian;
 * :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables, diagnostics;
-* :mod:`~jaxseis.inference.posterior`: :func:`locate` and its compiled programs.
+* :mod:`~jaxseis.inference.programs`: the compiled programs, run in pieces with progress;
+* :mod:`~jaxseis.inference.posterior`: :func:`locate`.
 """
 
 from jaxseis.inference.global_stage import Bank, GlobalStage

@@ -1,0 +1,99 @@
+"""What a user sees while a long step runs: a progress bar with rate and ETA on stderr.
+
+:func:`jaxseis.locate` runs its long steps (the global stage's candidate batches, NUTS'
+warm-up and sampling, nested sampling) as compiled programs called from a Python loop in
+pieces, and reports between the pieces; no callback runs inside a compiled program, so the
+programs are the same with and without a display (identical results, one compilation, and
+JAX's persistent compilation cache keeps them: it refuses programs with host callbacks).
+
+A :class:`Progress` is a `tqdm <https://tqdm.github.io>`_ bar on stderr that also advances its
+elapsed time while nothing is reported (the first piece includes compiling it). Whether it is
+shown follows one rule everywhere (:func:`show_progress`): when asked (``progress=True``),
+never when asked not to (``False``), and by default (``None``) when stderr is a terminal,
+so logs, pipes and test runs stay clean.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+__all__ = ["Progress", "show_progress"]
+
+_TICK_S = 0.5  # how often a bar redraws (elapsed time) while nothing is reported
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Whether to show progress: ``progress`` itself, or for ``None`` whether stderr is a
+    terminal."""
+    if progress is None:
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):  # replaced or closed stderr
+            return False
+    return bool(progress)
+
+
+class Progress:
+    """A progress bar on stderr (a context manager); does nothing when not shown.
+
+    Args:
+        total: units of work (``None``: unknown, the bar shows the elapsed time only).
+        desc: the label, e.g. ``"NUTS warm-up"``.
+        unit: the unit of the rate, e.g. ``"step"`` (rate in units per second).
+        progress: shown when ``True``; for ``None`` when stderr is a terminal.
+    """
+
+    def __init__(self, total: int | None, *, desc: str, unit: str = "it",
+                 progress: bool | None = None):  # fmt: skip
+        self.shown = show_progress(progress)
+        self._bar = None
+        self._stop = threading.Event()
+        self._ticker = None
+        if not self.shown:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True,
+            smoothing=0.1, mininterval=0.2,
+        )  # fmt: skip
+        self._ticker = threading.Thread(target=self._tick, name="jaxseis-progress", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(_TICK_S):
+            bar = self._bar
+            if bar is not None:
+                bar.refresh()
+
+    def update(self, n: int = 1) -> None:
+        """``n`` more units done."""
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def describe(self, desc: str | None = None, **postfix) -> None:
+        """Change the label and/or the ``key=value`` fields after the bar."""
+        if self._bar is None:
+            return
+        if desc is not None:
+            self._bar.set_description_str(desc, refresh=False)
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        """Stop and remove the bar (idempotent)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
