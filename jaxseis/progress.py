@@ -15,6 +15,7 @@ so logs, pipes and test runs stay clean.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 
@@ -42,21 +43,26 @@ class Progress:
         desc: the label, e.g. ``"NUTS warm-up"``.
         unit: the unit of the rate, e.g. ``"step"`` (rate in units per second).
         progress: shown when ``True``; for ``None`` when stderr is a terminal.
+        initial: units already done (e.g. by an earlier, resumed run).
+        leave: keep the finished bar on the terminal (default: remove it).
     """
 
     def __init__(self, total: int | None, *, desc: str, unit: str = "it",
-                 progress: bool | None = None):  # fmt: skip
+                 progress: bool | None = None, initial: int = 0,
+                 leave: bool = False):  # fmt: skip
         self.shown = show_progress(progress)
         self._bar = None
         self._stop = threading.Event()
         self._ticker = None
+        self._started = False
         if not self.shown:
             return
         from tqdm import tqdm
 
+        size = shutil.get_terminal_size()  # 80 x 24 where a terminal reports no size
         self._bar = tqdm(
-            total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True,
-            smoothing=0.1, mininterval=0.2,
+            total=total, desc=desc, unit=unit, file=sys.stderr, leave=leave, initial=initial,
+            ncols=size.columns, nrows=size.lines, smoothing=0.1, mininterval=0.2,
         )  # fmt: skip
         self._ticker = threading.Thread(target=self._tick, name="jaxseis-progress", daemon=True)
         self._ticker.start()
@@ -68,18 +74,31 @@ class Progress:
                 bar.refresh()
 
     def update(self, n: int = 1) -> None:
-        """``n`` more units done."""
-        if self._bar is not None:
-            self._bar.update(n)
+        """``n`` more units done.
 
-    def describe(self, desc: str | None = None, **postfix) -> None:
-        """Change the label and/or the ``key=value`` fields after the bar."""
+        The first update ends the start-up (compiling the program, the first piece): the rate
+        and ETA are measured from there, and the elapsed time restarts.
+        """
+        bar = self._bar
+        if bar is None:
+            return
+        if self._started:
+            bar.update(n)
+            return
+        self._started = True
+        done = bar.n + n
+        bar.reset(total=bar.total)  # restarts the clock and the rate's moving average
+        bar.n = bar.last_print_n = bar.initial = done
+        bar.refresh()
+
+    def describe(self, desc: str | None = None, postfix: str | None = None) -> None:
+        """Change the label and/or the note after the bar (e.g. ``"3 divergent"``)."""
         if self._bar is None:
             return
         if desc is not None:
             self._bar.set_description_str(desc, refresh=False)
-        if postfix:
-            self._bar.set_postfix(postfix, refresh=False)
+        if postfix is not None:
+            self._bar.set_postfix_str(postfix, refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

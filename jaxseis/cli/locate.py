@@ -193,6 +193,7 @@ def _run_locate(args, lik, prior):
         idata = inference.locate(
             lik, prior, key=jax.random.key(args.seed), method=args.method,
             options=options_of(args), domain=args.domain,
+            progress=False if args.no_progress else None,
         )  # fmt: skip
     diagnostics = []
     for w in caught:
@@ -350,6 +351,11 @@ def register(sub) -> None:
     )
     s.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     s.add_argument("--overwrite", action="store_true", help="replace results in DIR")
+    s.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (default: shown on a terminal)",
+    )
     add_model_arguments(s)
     g = s.add_argument_group("observed data")
     g.add_argument(

@@ -40,10 +40,13 @@ from jaxseis.inference.nuts import (
 from jaxseis.inference.prior import Space
 from jaxseis.progress import Progress
 
-__all__ = ["PIECES", "piece_length", "run_global_stage", "run_nuts"]
+__all__ = ["PIECES", "STARTING", "piece_length", "run_global_stage", "run_nuts"]
 
 PIECES = 20
 """About how many pieces a long step is run in (progress updates)."""
+
+STARTING = "starting (the first run compiles)"
+"""The note of a bar before its first piece is done."""
 
 
 def piece_length(total: int, pieces: int = PIECES) -> int:
@@ -100,12 +103,13 @@ def run_global_stage(fn, search, model, data, space: Space, key, bank, *, stage:
         log-likelihood [])`` as NumPy arrays, as :func:`find_modes`.
     """
     free, lower, upper = space.free, space.lower, space.upper
-    xs = _candidates(search, lower, upper, key, bank, free=free, num_draws=stage.num_draws)
-    n = jax.tree.leaves(xs)[0].shape[0]
+    n = stage.num_draws if bank is None or search is None else len(bank.positions)
     per_device = min(stage.chunk_size, -(-n // (split * PIECES)))
     size = min(n, per_device * split)
     thetas, lls = [], []
     with Progress(n, desc="global stage", unit="cand", progress=progress) as bar:
+        bar.describe(postfix=STARTING)
+        xs = _candidates(search, lower, upper, key, bank, free=free, num_draws=stage.num_draws)
         for start in range(0, n, size):
             first = min(start, n - size)  # the last piece overlaps the one before
             theta, ll = _score(
@@ -117,6 +121,7 @@ def run_global_stage(fn, search, model, data, space: Space, key, bank, *, stage:
             thetas.append(theta)
             lls.append(ll)
             if bar.shown:
+                bar.describe(postfix="scoring")
                 bar.update(int(jax.block_until_ready(lls[-1]).shape[0]))
         bar.describe(postfix=f"polishing the best {stage.num_polish}")
         theta = jnp.concatenate(thetas) if len(thetas) > 1 else thetas[0]
@@ -179,10 +184,11 @@ def run_nuts(fn, model, data, space: Space, key, w0, center, chol, *, options: N
     n_warm, n_steps = options.num_warmup, options.num_warmup + options.num_draws
     size = piece_length(n_steps)
     static = {"free": free, "options": options, "split": split}
-    state = _nuts_init(fn, model, data, lower, upper, w0, center, chol, **static)
     traces = []
     divergent = 0
     with Progress(n_steps, desc="NUTS warm-up", unit="step", progress=progress) as bar:
+        bar.describe(postfix=STARTING)
+        state = _nuts_init(fn, model, data, lower, upper, w0, center, chol, **static)
         for start in range(0, n_steps, size):
             state, trace = _nuts_piece(
                 fn, model, data, lower, upper, key, state, center, chol, jnp.int32(start),
@@ -193,11 +199,9 @@ def run_nuts(fn, model, data, space: Space, key, w0, center, chol, *, options: N
                 steps = start + np.arange(size)
                 sampling = (steps >= n_warm) & (steps < n_steps)
                 divergent += int(np.asarray(trace["diverging"])[:, sampling].sum())
-                done = min(size, n_steps - start)
-                following = start + size
-                if following >= n_warm:
-                    bar.describe("NUTS sampling", divergent=divergent)
-                bar.update(done)
+                desc = "NUTS sampling" if start + size >= n_warm else None
+                bar.describe(desc, postfix=f"{divergent} divergent" if desc else "")
+                bar.update(min(size, n_steps - start))
         trace = jax.tree.map(lambda *a: np.concatenate(a, axis=1)[:, n_warm:n_steps], *traces)
         out = _nuts_finish(lower, upper, trace, state.final_eps, free=free)
         return jax.tree.map(np.asarray, out)
