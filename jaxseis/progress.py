@@ -39,7 +39,7 @@ class Progress:
     """A progress bar on stderr (a context manager); does nothing when not shown.
 
     Args:
-        total: units of work (``None``: unknown, the bar shows the elapsed time only).
+        total: units of work (``None``: unknown; then the line shows the elapsed time only).
         desc: the label, e.g. ``"NUTS warm-up"``.
         unit: the unit of the rate, e.g. ``"step"`` (rate in units per second).
         progress: shown when ``True``; for ``None`` when stderr is a terminal.
@@ -63,6 +63,7 @@ class Progress:
         self._bar = tqdm(
             total=total, desc=desc, unit=unit, file=sys.stderr, leave=leave, initial=initial,
             ncols=size.columns, nrows=size.lines, smoothing=0.1, mininterval=0.2,
+            bar_format="{desc}: {elapsed} elapsed{postfix}" if total is None else None,
         )  # fmt: skip
         self._ticker = threading.Thread(target=self._tick, name="jaxseis-progress", daemon=True)
         self._ticker.start()

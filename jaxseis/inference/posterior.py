@@ -271,6 +271,7 @@ def _laplace(lik, space, key, options: LaplaceOptions, bank, progress):
 
 
 def _nested(lik, space, key, options: NestedOptions, progress):
-    with Progress(None, desc="nested sampling", unit="", progress=progress):
+    # jaxns runs to its termination criterion in one compiled program: elapsed time only
+    with Progress(None, desc="nested sampling (no ETA)", progress=progress):
         theta, loglik, attrs = run_nested(lik.fn, lik.model, lik.data, space, key, options)
     return to_inference_data(theta[None], {"loglik": loglik[None]}, space, "nested", attrs)
