@@ -1,10 +1,11 @@
 """The compiled programs of :func:`jaxseis.inference.locate`, run in pieces with progress.
 
-The global stage scores its candidates in about :data:`PIECES` batches and then polishes the
-best; NUTS runs its warm-up and sampling steps in about :data:`PIECES` pieces of equal length
-(the last padded with sampling steps whose draws are dropped). A :class:`~jaxseis.progress.
-Progress` bar advances between the pieces. Each piece is the same compiled program, called
-with the carried state and the piece's offset, so:
+The global stage scores its candidates in about :data:`PIECES` batches (at most
+``chunk_size`` per device each) and then polishes the best; NUTS runs its warm-up and sampling
+steps in about :data:`PIECES` pieces of equal length (the last padded with sampling steps whose
+draws are dropped). A :class:`~jaxseis.progress.Progress` bar advances between the pieces.
+Each piece is the same compiled program, called with the carried state and the piece's
+offset, so:
 
 * the programs, and so the results, are the same whether progress is shown or not, bit for
   bit (no callback inside a compiled program, which would also keep JAX's persistent
