@@ -12,6 +12,7 @@ Modules: :mod:`~jaxseis.geometry` (grid, receivers), :mod:`~jaxseis.velocity`,
 :mod:`~jaxseis.emulators`, :mod:`~jaxseis.forward`, :mod:`~jaxseis.observation`,
 :mod:`~jaxseis.noise`, :mod:`~jaxseis.likelihood`, :mod:`~jaxseis.traveltime`,
 :mod:`~jaxseis.picking`, :mod:`~jaxseis.inference`, :mod:`~jaxseis.runtime` (devices, caches),
+:mod:`~jaxseis.progress` (progress bars on a terminal),
 :mod:`~jaxseis.files` (safe writing), :mod:`~jaxseis.io` (NonLinLoc grids, phase and
 location files, QuakeML with ObsPy, the geographic transform), :mod:`~jaxseis.timing` (latency
 and throughput of your own emulators and likelihoods), :mod:`~jaxseis.metrics` (the paper's R2D).

@@ -67,6 +67,7 @@ def run(
     models_dir: str | Path | None = None,
     overwrite: bool = True,
     quiet: bool = False,
+    progress: bool | None = None,
 ) -> dict:
     """Run the demo; return the posterior summary (:func:`jaxseis.summary_dict`) with the
     truth, the noise level and the output paths.
@@ -79,7 +80,9 @@ def run(
         models_dir: emulator files made by ``jaxseis train --bundled -o DIR`` (default: the
             bundled ones).
         overwrite: accept an output directory that already holds files.
-        quiet: print nothing.
+        quiet: print nothing (no progress bars either).
+        progress: progress bars of the global stage and NUTS on stderr (``None``: when stderr
+            is a terminal; see :func:`jaxseis.locate`).
     """
     import jax.numpy as jnp
 
@@ -112,8 +115,9 @@ def run(
     )
     lik = waveform_log_likelihood(model, obs)
     idata = inference.locate(
-        lik, inference.event_prior(), key=jax.random.key(seed + 1), options=options
-    )
+        lik, inference.event_prior(), key=jax.random.key(seed + 1), options=options,
+        progress=False if quiet else progress,
+    )  # fmt: skip
     summary = inference.summary_dict(idata)
     attrs = idata.posterior.attrs
     log(

@@ -2,6 +2,7 @@
 events and lost workers, and consistent with the single-event path."""
 
 import dataclasses
+import io
 import os
 import signal
 import threading
@@ -61,6 +62,20 @@ def test_one_compilation_per_configuration(locator, events, reference):
     locator.locate_blocks(events[:2])
     assert cat.trace_counts() == before  # no new trace, no new compilation
     assert before.get("stage") == 1
+
+
+def test_the_locator_shows_no_per_event_progress(locator, events, monkeypatch):
+    """On a terminal, jaxseis.locate shows bars; the Locator's events show none (the
+    catalogue has its own bar)."""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    locator.locate_blocks(events[:2])
+    assert terminal.getvalue() == ""
 
 
 def test_results_do_not_depend_on_the_partitioning(locator, events, reference):

@@ -2,6 +2,7 @@
 read back, the one-line errors of bad input (exit code 2), bugs reported as bugs (exit code 1),
 interrupts (exit code 130) and the resumable catalogue."""
 
+import io
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import pytest
 
 import jaxseis as js
 from jaxseis import emulators as em
-from jaxseis.cli import is_user_error, main
+from jaxseis.cli import build_parser, is_user_error, main
 
 COMMANDS = ("simulate", "info", "export-nll", "train", "evaluate", "locate", "locate-catalogue",
             "bench", "demo")  # fmt: skip
@@ -305,6 +306,20 @@ def test_locate_with_the_emulator_error_model(tmp_path, capsys):
     (tmp_path / "bad.npz").write_text("no")
     code = main([*common, "--emulator-error", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "b")])
     assert "cannot read the emulator error file" in _one_line_error(capsys, code, "locate")
+
+
+def test_locate_progress_on_a_terminal_unless_no_progress(tmp_path, monkeypatch, capsys):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    args = ["locate", "--method", "laplace", "--global-draws", "2048", "--num-draws", "200"]
+    for flag, shown in (([], True), (["--no-progress"], False)):
+        terminal = Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        assert main([*args, *flag, "-o", str(tmp_path / str(shown))]) == 0
+        assert ("global stage" in terminal.getvalue()) is shown, terminal.getvalue()
+    assert build_parser().parse_args(["demo", "--no-progress"]).no_progress
 
 
 def test_locate_edt_paper_setup(tmp_path, capsys):

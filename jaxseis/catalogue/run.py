@@ -27,11 +27,10 @@ Where the work runs:
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,6 +40,7 @@ from jaxseis.inference.global_stage import GlobalStage
 from jaxseis.inference.nuts import NutsOptions
 from jaxseis.inference.prior import BoxPrior
 from jaxseis.observation import Observation
+from jaxseis.progress import Progress
 
 __all__ = ["CatalogueRun", "LocatorSpec", "build_locator", "locate_catalogue"]
 
@@ -209,7 +209,8 @@ def locate_catalogue(
     tasks = [pending[i : i + size] for i in range(0, len(pending), size)]
     tic = time.perf_counter()
     first: list[float] = []
-    bar = _progress(len(observations), len(observations) - len(pending), progress)
+    bar = Progress(len(observations), desc="locating", unit="event", progress=progress,
+                   initial=len(observations) - len(pending), leave=True)  # fmt: skip
 
     def finished(records: list[dict]) -> None:
         journal.append(records)
@@ -261,12 +262,3 @@ def _dask_client(client, scheduler, workers):
         Client(cluster) as c,
     ):
         yield c
-
-
-def _progress(total: int, initial: int, enabled: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, unit="event", disable=not enabled,
-                desc="locating", smoothing=0.1)  # fmt: skip

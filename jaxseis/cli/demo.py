@@ -17,6 +17,7 @@ def _demo(args) -> None:
         seed=args.seed,
         models_dir=args.models,
         overwrite=True,
+        progress=False if args.no_progress else None,
     )
 
 
@@ -53,5 +54,10 @@ def register(sub) -> None:
         "--models",
         metavar="DIR",
         help="emulators made by `jaxseis train --bundled -o DIR` (default: bundled)",
+    )
+    s.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (default: shown on a terminal)",
     )
     s.set_defaults(func=_demo)

@@ -191,6 +191,11 @@ def register(sub) -> None:
     )
     s.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     s.add_argument("--overwrite", action="store_true", help="replace results in DIR")
+    s.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (default: shown on a terminal)",
+    )
     add_model_arguments(s, error=True)
     g = s.add_argument_group("observed data")
     g.add_argument(

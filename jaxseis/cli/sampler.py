@@ -53,6 +53,7 @@ def run_locate(args, lik, prior):
         idata = inference.locate(
             lik, prior, key=jax.random.key(args.seed), method=args.method,
             options=options_of(args), domain=args.domain,
+            progress=False if getattr(args, "no_progress", False) else None,
         )  # fmt: skip
     diagnostics = []
     for w in caught:

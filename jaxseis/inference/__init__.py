@@ -11,7 +11,8 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 * :mod:`~jaxseis.inference.laplace`: the maximum and the inverse Hessian;
 * :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables;
 * :mod:`~jaxseis.inference.diagnostics`: convergence problems (:func:`diagnose`);
-* :mod:`~jaxseis.inference.posterior`: :func:`locate` and its compiled programs.
+* :mod:`~jaxseis.inference.programs`: the compiled programs, run in pieces with progress;
+* :mod:`~jaxseis.inference.posterior`: :func:`locate`.
 """
 
 from jaxseis.inference.diagnostics import ESS_MIN, RHAT_MAX, ConvergenceWarning, diagnose

@@ -37,10 +37,13 @@ __all__ = [
     "GlobalStage",
     "Modes",
     "check_global_stage",
+    "draw_candidates",
     "find_modes",
     "laplace_covariance",
     "objective",
     "polish",
+    "polish_best",
+    "score_batch",
     "score_candidates",
     "select_modes",
 ]
@@ -126,59 +129,86 @@ def check_global_stage(stage: GlobalStage) -> None:
         raise ValueError(f"GlobalStage.min_mode_mass must be in [0, 1); got {stage.min_mode_mass}")
 
 
-def score_candidates(fn, search, model, data, space: Space, key, bank, *, num_draws, chunk_size,
-                     split):  # fmt: skip
-    """Candidates ``theta [m, 5]`` and their log-likelihoods ``[m]`` (NaN as ``-inf``).
+def draw_candidates(search, space: Space, key, bank, num_draws: int):
+    """The candidates the global stage scores (pure).
 
-    With ``search`` the candidates are positions (prior draws, or the bank's) at their best
-    ``t0`` and amplitude; without, every free parameter is drawn from the prior. The scoring
-    is split over ``split`` devices.
+    Returns:
+        with ``search``: positions ``[m, 3]`` km (``num_draws`` prior draws), or with ``bank``
+        the pair ``(positions [m, 3], spectra [m, ...])``; without ``search``: parameter
+        vectors ``theta [num_draws, 5]`` with every free parameter drawn from the prior.
     """
     lower = jnp.asarray(space.lower)
     upper = jnp.asarray(space.upper)
     dtype = lower.dtype
-    windows = ((lower[3], upper[3]), (lower[4], upper[4]))
     if search is not None:
-        if bank is None:
-            unit = jax.random.uniform(key, (num_draws, 3), dtype=dtype)
-            positions = lower[:3] + (upper[:3] - lower[:3]) * unit
+        if bank is not None:
+            return jnp.asarray(bank.positions, dtype), bank.spectra
+        unit = jax.random.uniform(key, (num_draws, 3), dtype=dtype)
+        return lower[:3] + (upper[:3] - lower[:3]) * unit
+    idx = np.asarray(space.free)
+    unit = jax.random.uniform(key, (num_draws, len(idx)), dtype=dtype)
+    theta = jnp.broadcast_to(lower, (num_draws, 5))
+    return theta.at[:, idx].set(lower[idx] + (upper[idx] - lower[idx]) * unit)
 
-            def one(p):
-                spectra = search.spectra(p[None], model)
-                ll, t0, la = search.profile(spectra, data, *windows)
-                return ll[0], t0[0], la[0]
 
-            xs = positions
-        else:
-            positions = jnp.asarray(bank.positions, dtype)
+def score_batch(fn, search, model, data, space: Space, xs, *, chunk_size: int, split: int):
+    """Candidates ``theta [m, 5]`` and their log-likelihoods ``[m]`` (NaN as ``-inf``) for the
+    candidates ``xs`` of :func:`draw_candidates` (or a slice of them), ``chunk_size`` at once
+    per device, split over ``split`` devices.
+
+    With ``search`` each candidate position is scored at its best ``t0`` and amplitude (found
+    for all time lags at once by cross-correlation); without, ``fn`` is evaluated at it.
+    """
+    lower = jnp.asarray(space.lower)
+    upper = jnp.asarray(space.upper)
+    n = jax.tree.leaves(xs)[0].shape[0]
+    if search is not None:
+        windows = ((lower[3], upper[3]), (lower[4], upper[4]))
+        if isinstance(xs, tuple):  # a bank's positions and spectra
 
             def one(item):
                 _, spectra = item
                 ll, t0, la = search.profile(spectra[None], data, *windows)
                 return ll[0], t0[0], la[0]
 
-            xs = (positions, bank.spectra)
+            positions = xs[0]
+        else:
+
+            def one(p):
+                spectra = search.spectra(p[None], model)
+                ll, t0, la = search.profile(spectra, data, *windows)
+                return ll[0], t0[0], la[0]
+
+            positions = xs
 
         def score(xs):
             m = jax.tree.leaves(xs)[0].shape[0]
             return jax.lax.map(one, xs, batch_size=min(chunk_size, m))
 
-        n = jax.tree.leaves(xs)[0].shape[0]
         ll, t0, la = over_devices(score, divisor_at_most(n, split))(xs)
         theta = jnp.concatenate([positions, t0[:, None], la[:, None]], axis=-1)
     else:
-        idx = np.asarray(space.free)
-        unit = jax.random.uniform(key, (num_draws, len(idx)), dtype=dtype)
-        theta = jnp.broadcast_to(lower, (num_draws, 5))
-        theta = theta.at[:, idx].set(lower[idx] + (upper[idx] - lower[idx]) * unit)
+        theta = xs
 
         def score(ts):
             return jax.lax.map(
                 lambda t: fn(t, model, data), ts, batch_size=min(chunk_size, ts.shape[0])
             )
 
-        ll = over_devices(score, divisor_at_most(num_draws, split))(theta)
+        ll = over_devices(score, divisor_at_most(n, split))(theta)
     return theta, jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+
+
+def score_candidates(fn, search, model, data, space: Space, key, bank, *, num_draws, chunk_size,
+                     split):  # fmt: skip
+    """Candidates ``theta [m, 5]`` and their log-likelihoods ``[m]`` (NaN as ``-inf``):
+    :func:`draw_candidates` scored by :func:`score_batch` (pure).
+
+    With ``search`` the candidates are positions (prior draws, or the bank's) at their best
+    ``t0`` and amplitude; without, every free parameter is drawn from the prior.
+    """
+    xs = draw_candidates(search, space, key, bank, num_draws)
+    return score_batch(fn, search, model, data, space, xs, chunk_size=chunk_size, split=split)
 
 
 def objective(fn, model, data, space: Space, u, *, jacobian: bool = True) -> jax.Array:
@@ -291,19 +321,16 @@ def _gauss_newton(fn, model, data, space: Space, jacobian: bool):
     return curvature
 
 
-def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split,
-               jacobian: bool = True):  # fmt: skip
-    """Score, keep the best ``stage.num_polish`` and polish them (pure; jit and vmap safe).
+def polish_best(fn, model, data, space: Space, theta, ll, *, stage: GlobalStage, split,
+                jacobian: bool = True):  # fmt: skip
+    """Polish the ``stage.num_polish`` best of the scored candidates ``theta [m, 5]``,
+    ``ll [m]`` (pure; jit and vmap safe).
 
     Returns:
         ``(u [K, d], objective [K], gradients [K, d], Hessians [K, d, d], best raw
         log-likelihood [])`` in the free parameters' unconstrained coordinates (see
         :func:`objective` for ``jacobian``).
     """
-    theta, ll = score_candidates(
-        fn, search, model, data, space, key, bank,
-        num_draws=stage.num_draws, chunk_size=stage.chunk_size, split=split,
-    )  # fmt: skip
     top, idx = jax.lax.top_k(ll, stage.num_polish)
     u0 = to_unconstrained(space, theta[idx])
     polish_one = partial(
@@ -314,6 +341,19 @@ def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: Globa
     run = over_devices(jax.vmap(polish_one), divisor_at_most(stage.num_polish, split))
     u, lp, g, h = run(u0)
     return u, lp, g, h, top[0]
+
+
+def find_modes(fn, search, model, data, space: Space, key, bank, *, stage: GlobalStage, split,
+               jacobian: bool = True):  # fmt: skip
+    """Score, keep the best ``stage.num_polish`` and polish them (pure; jit and vmap safe):
+    :func:`score_candidates` then :func:`polish_best`, whose result it returns."""
+    theta, ll = score_candidates(
+        fn, search, model, data, space, key, bank,
+        num_draws=stage.num_draws, chunk_size=stage.chunk_size, split=split,
+    )  # fmt: skip
+    return polish_best(
+        fn, model, data, space, theta, ll, stage=stage, split=split, jacobian=jacobian
+    )
 
 
 def laplace_covariance(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

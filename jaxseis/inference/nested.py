@@ -97,6 +97,9 @@ def import_jaxns() -> SimpleNamespace:
             logging.config.dictConfig = contained_config
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="JAX x64 is not enabled")
+            # TFP's JAX substrate uses JAX API that JAX deprecates: nothing about the user's run
+            for module in ("tensorflow_probability", "jaxns"):
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
             from jaxns.constrained_sampler import UniDimSliceSampler
             from jaxns.core import NestedSampler
             from jaxns.model import Model

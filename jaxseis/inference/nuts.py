@@ -14,7 +14,7 @@ catalogue can ``vmap`` it over events.
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,19 @@ from jaxseis.inference.global_stage import GlobalStage, Modes
 from jaxseis.inference.prior import Space, from_unconstrained, log_density
 from jaxseis.runtime import divisor_at_most, over_devices
 
-__all__ = ["NutsOptions", "chain_starts", "check_nuts_options", "run_chains"]
+__all__ = [
+    "ChainState",
+    "NutsOptions",
+    "Schedule",
+    "advance_chains",
+    "chain_starts",
+    "check_nuts_options",
+    "finish_chains",
+    "init_chains",
+    "run_chains",
+    "schedule_of",
+    "step_keys",
+]
 
 
 class NutsOptions(NamedTuple):
@@ -74,46 +86,97 @@ def chain_starts(modes: Modes, key, num_chains: int, init_spread: float):
     return init_spread * z, center, chol
 
 
-def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options: NutsOptions,
-               split: int):  # fmt: skip
-    """Window adaptation, then ``options.num_draws`` NUTS steps per chain (pure).
+class ChainState(NamedTuple):
+    """The state of the chains between NUTS steps (each field has the chain axis first).
 
-    Warm-up and sampling are one scan over the same NUTS kernel, so the log-density's gradient
-    is compiled once: during the warm-up the kernel runs with the adapting step size and mass
-    matrix (Stan's windows: BlackJAX's dual averaging, Welford covariance and schedule), after
-    it with the final ones.
-
-    Returns a dict of ``[C, num_draws, ...]`` arrays: ``theta`` (all five parameters),
-    ``loglik``, ``lp``, ``diverging``, ``acceptance_rate``, ``tree_depth``, ``n_steps``,
-    ``energy``; and ``step_size [C]``.
+    Attributes:
+        hmc: BlackJAX's HMC state (position ``w [C, d]`` in whitened coordinates, its
+            log-density and gradient).
+        step_size: the dual-averaging state of the step-size adaptation.
+        mass: the Welford state of the mass-matrix adaptation.
+        eps: ``[C]`` the warm-up's current step size.
+        inverse_mass: ``[C, d]`` or ``[C, d, d]`` the warm-up's current inverse mass matrix.
+        final_eps: ``[C]`` the sampling step size (set at the warm-up's last step).
+        final_inverse_mass: the sampling inverse mass matrix (likewise).
     """
+
+    hmc: Any
+    step_size: Any
+    mass: Any
+    eps: Any
+    inverse_mass: Any
+    final_eps: Any
+    final_inverse_mass: Any
+
+
+class Schedule(NamedTuple):
+    """The per-step inputs of the NUTS scan, ``[n_steps]`` each (warm-up then sampling).
+
+    Attributes:
+        index: the step's index (``>= num_warmup``: sampling).
+        slow: 1 in Stan's slow adaptation windows (the mass matrix is adapted), else 0.
+        window_end: the last step of a slow window (new mass matrix, step size reset).
+    """
+
+    index: np.ndarray
+    slow: np.ndarray
+    window_end: np.ndarray
+
+
+def schedule_of(options: NutsOptions, padded_to: int | None = None) -> Schedule:
+    """Stan's window-adaptation schedule for ``options.num_warmup`` steps, then the sampling
+    steps; with ``padded_to`` extra sampling steps up to that length (their draws are
+    dropped, and the last real step's outputs do not depend on them)."""
+    from blackjax.adaptation.window_adaptation import build_schedule
+
+    n_warm, n_draw = options.num_warmup, options.num_draws
+    n = max(n_warm + n_draw, padded_to or 0)
+    with jax.ensure_compile_time_eval():  # a constant of the programs that use it
+        schedule = np.asarray(build_schedule(n_warm), dtype=np.int32).reshape(n_warm, 2)
+    pad = np.zeros(n - n_warm, np.int32)
+    return Schedule(
+        np.arange(n, dtype=np.int32),
+        np.concatenate([schedule[:, 0], pad]),
+        np.concatenate([schedule[:, 1], pad]).astype(bool),
+    )
+
+
+def step_keys(key, num_chains: int, num_steps: int) -> jax.Array:
+    """The chains' per-step keys ``[C, num_steps]``: chain ``c``'s ``c``-th split of ``key``,
+    split again into one key per step."""
+    return jax.vmap(lambda k: jax.random.split(k, num_steps))(jax.random.split(key, num_chains))
+
+
+def _parts(fn, model, data, space: Space, options: NutsOptions, dim: int):
+    """``(init, advance)`` of one chain: ``init(w_init, m, chol_c) -> ChainState`` and
+    ``advance(state, keys [K], schedule [K], m, chol_c) -> (state, trace [K, ...])``."""
     import blackjax
     from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
     from blackjax.adaptation.step_size import dual_averaging_adaptation
-    from blackjax.adaptation.window_adaptation import build_schedule
 
     base_logdensity = partial(log_density, fn, model, data, space)
-    dim = w0.shape[-1]
-    dense = options.dense_mass_matrix
-    n_warm, n_draw = options.num_warmup, options.num_draws
+    n_warm = options.num_warmup
     kernel = blackjax.mcmc.nuts.build_kernel()
-    mm_init, mm_update, mm_final = mass_matrix_adaptation(not dense)
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(not options.dense_mass_matrix)
     da_init, da_update, da_final = dual_averaging_adaptation(options.target_acceptance_rate)
-    with jax.ensure_compile_time_eval():  # a constant of the program
-        schedule = np.asarray(build_schedule(n_warm), dtype=np.int32).reshape(n_warm, 2)
-    stage = np.concatenate([schedule[:, 0], np.zeros(n_draw, np.int32)])
-    window_end = np.concatenate([schedule[:, 1], np.zeros(n_draw, np.int32)]).astype(bool)
-    step_index = np.arange(n_warm + n_draw)
 
-    def one_chain(key, w_init, m, chol_c):
+    def whitened(m, chol_c):
         def logdensity(w):
             return base_logdensity(m + chol_c @ w)
 
-        state = blackjax.mcmc.hmc.init(w_init, logdensity)
+        return logdensity
+
+    def init(w_init, m, chol_c):
+        state = blackjax.mcmc.hmc.init(w_init, whitened(m, chol_c))
         mm = mm_init(dim)
-        ss = da_init(1.0)
         one = jnp.ones((), w_init.dtype)
-        carry = (state, ss, mm, one, mm.inverse_mass_matrix, one, mm.inverse_mass_matrix)
+        imm = mm.inverse_mass_matrix
+        carry = ChainState(state, da_init(1.0), mm, one, imm, one, imm)
+        # no weak types: every piece of steps then sees (and compiles for) the same types
+        return jax.tree.map(lambda a: jax.lax.convert_element_type(a, jnp.asarray(a).dtype), carry)
+
+    def advance(carry: ChainState, keys, schedule: Schedule, m, chol_c):
+        logdensity = whitened(m, chol_c)
 
         def step(carry, xs):
             state, ss, mm, eps, imm, final_eps, final_imm = carry
@@ -139,8 +202,9 @@ def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options:
             final_eps = jnp.where(last, jnp.exp(ss_new.log_step_size_avg), final_eps)
             final_imm = jnp.where(last, mm_new.inverse_mass_matrix, final_imm)
             keep = partial(jax.tree.map, lambda a, b: jnp.where(warm, a, b))
-            carry = (state, keep(ss_new, ss), keep(mm_new, mm), jnp.where(warm, eps_new, eps),
-                     jnp.where(warm, imm_new, imm), final_eps, final_imm)  # fmt: skip
+            carry = ChainState(state, keep(ss_new, ss), keep(mm_new, mm),
+                               jnp.where(warm, eps_new, eps), jnp.where(warm, imm_new, imm),
+                               final_eps, final_imm)  # fmt: skip
             stats = {
                 "u": m + chol_c @ state.position,
                 "lp": state.logdensity,
@@ -152,14 +216,44 @@ def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options:
             }
             return carry, stats
 
-        keys = jax.random.split(key, n_warm + n_draw)
-        carry, trace = jax.lax.scan(step, carry, (keys, step_index, stage, window_end))
-        trace = jax.tree.map(lambda a: a[n_warm:], trace)
-        return trace, carry[5]
+        return jax.lax.scan(step, carry, (keys, *schedule))
 
-    keys = jax.random.split(key, w0.shape[0])
-    run = over_devices(jax.vmap(one_chain), divisor_at_most(w0.shape[0], split))
-    trace, step_size = run(keys, w0, center, chol)
+    return init, advance
+
+
+def init_chains(fn, model, data, space: Space, w0, center, chol, *, options: NutsOptions,
+                split: int) -> ChainState:  # fmt: skip
+    """The chains' state before the first step, from their starts ``w0 [C, d]`` in the
+    whitened coordinates ``u = center[c] + chol[c] @ w`` (pure)."""
+    init, _ = _parts(fn, model, data, space, options, w0.shape[-1])
+    run = over_devices(jax.vmap(init), divisor_at_most(w0.shape[0], split))
+    return run(w0, center, chol)
+
+
+def advance_chains(fn, model, data, space: Space, state: ChainState, keys, schedule: Schedule,
+                   center, chol, *, options: NutsOptions, split: int):  # fmt: skip
+    """``K`` NUTS steps of every chain (pure): ``keys [C, K]`` (:func:`step_keys`) and the
+    steps' ``schedule`` (``[K]`` each, :func:`schedule_of`; the same for every chain).
+
+    Returns:
+        ``(state, trace)`` with ``trace`` a dict of ``[C, K, ...]`` arrays: ``u`` (the free
+        parameters' unconstrained coordinates), ``lp``, ``diverging``, ``acceptance_rate``,
+        ``tree_depth``, ``n_steps``, ``energy``.
+    """
+    _, advance = _parts(fn, model, data, space, options, center.shape[-1])
+    num_chains = center.shape[0]
+    sched = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (num_chains, *a.shape)),
+                         schedule)  # fmt: skip
+    run = over_devices(jax.vmap(advance), divisor_at_most(num_chains, split))
+    return run(state, keys, sched, center, chol)
+
+
+def finish_chains(space: Space, trace: dict, step_size) -> dict:
+    """The draws' dict from the sampling steps' ``trace`` (``[C, num_draws, ...]``, see
+    :func:`advance_chains`) and the chains' sampling step sizes ``[C]``: ``theta`` (all five
+    parameters), ``loglik`` (the log-density minus the log-Jacobian), ``step_size`` and the
+    trace's statistics (pure)."""
+    trace = dict(trace)
     u = trace.pop("u")
     jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), axis=-1)
     return {
@@ -168,3 +262,28 @@ def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options:
         "step_size": step_size,
         **trace,
     }
+
+
+def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options: NutsOptions,
+               split: int):  # fmt: skip
+    """Window adaptation, then ``options.num_draws`` NUTS steps per chain (pure).
+
+    Warm-up and sampling are one scan over the same NUTS kernel, so the log-density's gradient
+    is compiled once: during the warm-up the kernel runs with the adapting step size and mass
+    matrix (Stan's windows: BlackJAX's dual averaging, Welford covariance and schedule), after
+    it with the final ones. :func:`init_chains`, :func:`advance_chains` and
+    :func:`finish_chains` are its parts, for running the steps in pieces.
+
+    Returns a dict of ``[C, num_draws, ...]`` arrays: ``theta`` (all five parameters),
+    ``loglik``, ``lp``, ``diverging``, ``acceptance_rate``, ``tree_depth``, ``n_steps``,
+    ``energy``; and ``step_size [C]``.
+    """
+    n_warm, n_steps = options.num_warmup, options.num_warmup + options.num_draws
+    state = init_chains(fn, model, data, space, w0, center, chol, options=options, split=split)
+    keys = step_keys(key, w0.shape[0], n_steps)
+    state, trace = advance_chains(
+        fn, model, data, space, state, keys, schedule_of(options), center, chol,
+        options=options, split=split,
+    )  # fmt: skip
+    trace = jax.tree.map(lambda a: a[:, n_warm:], trace)
+    return finish_chains(space, trace, state.final_eps)

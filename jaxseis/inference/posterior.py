@@ -1,17 +1,18 @@
 """``locate``: the posterior of one event's parameters, by NUTS, nested sampling or Laplace.
 
 Every method starts from the likelihood's ``(fn, model, data)`` and the prior's
-:class:`~jaxseis.inference.prior.Space`; the compiled programs take ``model`` and ``data`` as
-arguments and are cached by ``fn`` and the static settings, so a second event of the same kind
-(same emulators or tables, same shapes, same settings) reuses them: only the first call of a
-process compiles. :mod:`jaxseis.catalogue` builds on the same programs for many events.
+:class:`~jaxseis.inference.prior.Space`; the compiled programs
+(:mod:`~jaxseis.inference.programs`, run in pieces with a progress bar) take ``model`` and
+``data`` as arguments and are cached by ``fn`` and the static settings, so a second event of
+the same kind (same emulators or tables, same shapes, same settings) reuses them: only the
+first call of a process compiles. :mod:`jaxseis.catalogue` builds on the same pure functions
+for many events.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from functools import partial
 from typing import Any
 
 import jax
@@ -19,13 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.inference.diagnostics import ConvergenceWarning, diagnose
-from jaxseis.inference.global_stage import (
-    Bank,
-    GlobalStage,
-    check_global_stage,
-    find_modes,
-    select_modes,
-)
+from jaxseis.inference.global_stage import Bank, GlobalStage, check_global_stage, select_modes
 from jaxseis.inference.laplace import (
     LaplaceOptions,
     check_laplace_options,
@@ -33,17 +28,17 @@ from jaxseis.inference.laplace import (
     laplace_mixture,
 )
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
-from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options, run_chains
+from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
+from jaxseis.inference.programs import run_global_stage, run_nuts
 from jaxseis.inference.summary import gaussian_summary, to_inference_data
 from jaxseis.likelihood.base import Likelihood, as_likelihood
+from jaxseis.progress import Progress
 
 __all__ = [
     "METHODS",
     "check_key",
-    "global_stage_program",
     "locate",
-    "nuts_program",
     "resolve_options",
 ]
 
@@ -95,25 +90,6 @@ def check_key(key) -> None:
     raise ValueError(f"key must be a single jax.random key (e.g. jax.random.key(0)); got {key!r}")
 
 
-@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "split", "jacobian"))
-def global_stage_program(fn, search, model, data, lower, upper, key, bank, *, free, stage,
-                         split, jacobian=True):  # fmt: skip
-    """The global stage as one compiled program (see
-    :func:`jaxseis.inference.global_stage.find_modes`)."""
-    space = Space(lower, upper, free)
-    return find_modes(
-        fn, search, model, data, space, key, bank, stage=stage, split=split, jacobian=jacobian
-    )
-
-
-@partial(jax.jit, static_argnames=("fn", "free", "options", "split"))
-def nuts_program(fn, model, data, lower, upper, key, w0, center, chol, *, free, options, split):
-    """NUTS warm-up and sampling as one compiled program (see
-    :func:`jaxseis.inference.nuts.run_chains`)."""
-    space = Space(lower, upper, free)
-    return run_chains(fn, model, data, space, key, w0, center, chol, options=options, split=split)
-
-
 def locate(
     likelihood: Likelihood,
     prior: BoxPrior,
@@ -124,6 +100,7 @@ def locate(
     diagnostics: bool = True,
     bank: Bank | None = None,
     domain: str = "error",
+    progress: bool | None = None,
 ):
     """The posterior of an event's parameters.
 
@@ -146,6 +123,10 @@ def locate(
             :mod:`jaxseis.catalogue`); default: prior draws.
         domain: a prior box leaving the emulators' training domain is an ``"error"``
             (default), ``"clip"`` -ped with a warning, a ``"warn"`` ing or ``"ignore"`` d.
+        progress: progress bars on stderr for the long steps (the global stage's candidates,
+            NUTS' warm-up and sampling steps with rate and ETA, nested sampling's elapsed
+            time); ``None`` (default): when stderr is a terminal. The result does not depend
+            on it (:mod:`jaxseis.progress`).
 
     Returns:
         ``arviz.InferenceData``: ``posterior`` with the free parameters (``x``, ``y``, ``z`` km,
@@ -165,11 +146,11 @@ def locate(
     check_key(key)
     tic = time.perf_counter()
     if method == "nested":  # float64 by design; jaxns must be imported outside a precision scope
-        idata = _nested(lik, space, key, options, bank)
+        idata = _nested(lik, space, key, options, progress)
     else:
         with jax.enable_x64(lik.x64 or bool(jax.config.read("jax_enable_x64"))):
             run = _nuts if method == "nuts" else _laplace
-            idata = run(lik, space, key, options, bank)
+            idata = run(lik, space, key, options, bank, progress)
     idata.posterior.attrs["wall_s"] = time.perf_counter() - tic
     if diagnostics:
         for message in diagnose(idata):
@@ -184,12 +165,12 @@ def _arrays(lik: Likelihood, space: Space):
     return model, data, jnp.asarray(space.lower, dtype), jnp.asarray(space.upper, dtype)
 
 
-def _modes(lik, space, key, stage: GlobalStage, bank, jacobian: bool = True):
+def _modes(lik, space, key, stage: GlobalStage, bank, progress, jacobian: bool = True):
     """The global stage's modes, and the polished points' gradients and Hessians."""
     model, data, lower, upper = _arrays(lik, space)
-    u, lp, g, h, best = global_stage_program(
-        lik.fn, lik.search, model, data, lower, upper, key, bank,
-        free=space.free, stage=stage, split=jax.local_device_count(), jacobian=jacobian,
+    u, lp, g, h, best = run_global_stage(
+        lik.fn, lik.search, model, data, Space(lower, upper, space.free), key, bank,
+        stage=stage, split=jax.local_device_count(), jacobian=jacobian, progress=progress,
     )  # fmt: skip
     modes = select_modes(u, lp, h, best, stage, jacobian=jacobian)
     return modes, np.asarray(g, np.float64), np.asarray(h, np.float64)
@@ -210,7 +191,7 @@ def _mode_attrs(modes, space: Space, stage: GlobalStage) -> dict:
     }
 
 
-def _nuts(lik, space, key, options: NutsOptions, bank):
+def _nuts(lik, space, key, options: NutsOptions, bank, progress):
     key_global, key_init, key_sample = jax.random.split(key, 3)
     stage = options.global_stage
     attrs: dict[str, Any] = {}
@@ -224,19 +205,18 @@ def _nuts(lik, space, key, options: NutsOptions, bank):
         attrs["global_stage"] = 0
         _check_starts(lik, space, w0)
     else:
-        modes, _, _ = _modes(lik, space, key_global, stage, bank)
+        modes, _, _ = _modes(lik, space, key_global, stage, bank, progress)
         w0, center, chol = chain_starts(modes, key_init, options.num_chains, stage.init_spread)
         attrs.update(_mode_attrs(modes, space, stage))
     attrs["wall_global_s"] = time.perf_counter() - tic
     model, data, lower, upper = _arrays(lik, space)
     dtype = lower.dtype
     tic = time.perf_counter()
-    out = nuts_program(
-        lik.fn, model, data, lower, upper, key_sample,
+    out = run_nuts(
+        lik.fn, model, data, Space(lower, upper, space.free), key_sample,
         jnp.asarray(w0, dtype), jnp.asarray(center, dtype), jnp.asarray(chol, dtype),
-        free=space.free, options=options, split=jax.local_device_count(),
+        options=options, split=jax.local_device_count(), progress=progress,
     )  # fmt: skip
-    out = jax.tree.map(np.asarray, out)
     attrs["wall_sampling_s"] = time.perf_counter() - tic
     theta = out.pop("theta")
     out["step_size"] = np.broadcast_to(out["step_size"][:, None], theta.shape[:2]).copy()
@@ -262,11 +242,11 @@ def _check_starts(lik, space: Space, u0: np.ndarray) -> None:
         )
 
 
-def _laplace(lik, space, key, options: LaplaceOptions, bank):
+def _laplace(lik, space, key, options: LaplaceOptions, bank, progress):
     key_global, key_draws = jax.random.split(key)
     stage = options.global_stage
     tic = time.perf_counter()
-    modes, g, h = _modes(lik, space, key_global, stage, bank, jacobian=False)
+    modes, g, h = _modes(lik, space, key_global, stage, bank, progress, jacobian=False)
     attrs: dict[str, Any] = _mode_attrs(modes, space, stage)
     attrs["wall_global_s"] = time.perf_counter() - tic
     means, covs, weights, norms, positive = laplace_mixture(space, modes, g, h)
@@ -286,6 +266,8 @@ def _laplace(lik, space, key, options: LaplaceOptions, bank):
     return to_inference_data(draws[None], stats, space, "laplace", attrs)
 
 
-def _nested(lik, space, key, options: NestedOptions, bank):
-    theta, loglik, attrs = run_nested(lik.fn, lik.model, lik.data, space, key, options)
+def _nested(lik, space, key, options: NestedOptions, progress):
+    # jaxns runs to its termination criterion in one compiled program: elapsed time only
+    with Progress(None, desc="nested sampling (no ETA)", progress=progress):
+        theta, loglik, attrs = run_nested(lik.fn, lik.model, lik.data, space, key, options)
     return to_inference_data(theta[None], {"loglik": loglik[None]}, space, "nested", attrs)
