@@ -199,7 +199,12 @@ def markdown(result: dict) -> str:
         f"Likelihood: {result['likelihood']}. Every run is cold: a fresh process, compilation "
         "included, no persistent compilation cache, one process at a time. 'compiled' is a "
         "second run in the same process. Checks against dynesty (same run): log Z within "
-        f"{LOGZ_TOL}, means within {MEAN_TOL} dynesty sd, sds within {WIDTH_TOL:.0%}.",
+        f"{LOGZ_TOL}, means within {MEAN_TOL} dynesty sd, sds within {WIDTH_TOL:.0%}."
+        + (
+            f" Added later (`--add`), against the same dynesty run: {', '.join(result['added'])}."
+            if result.get("added")
+            else ""
+        ),
         "",
         benchlib.machine_line(result["machine"]),
     ]
@@ -245,10 +250,12 @@ def main():
         if not previous.exists():
             raise FileNotFoundError(f"--add needs an earlier result at {previous}")
         old = json.loads(previous.read_text())
-        result["machine"]["load_start_first_run"] = old["machine"]["load_start"]
+        result["machine"]["load_start_added_runs"] = result["machine"]["load_start"]
+        result["machine"]["load_start"] = old["machine"]["load_start"]
         result["settings"] = old["settings"] | result["settings"]
         result["runs"] = old["runs"]
         result["sweep_s"] = old.get("sweep_s", 0.0)
+        result["added"] = sorted(set(old.get("added", [])) | set(names))
         ref = result["runs"]["dynesty"]
     else:
         print("--- dynesty", flush=True)
