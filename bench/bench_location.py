@@ -128,6 +128,7 @@ def summarise(idata, truth) -> dict:
         s["jax_devices"] = jax.local_device_count()
     if s["method"] == "nested":
         s["n_likelihood_calls"] = int(attrs["nested_num_likelihood_evaluations"])
+        s["num_slices"] = int(attrs["nested_num_slices"])
     return s
 
 

@@ -456,6 +456,22 @@ def test_nested_evidence_with_all_five_parameters(five_toy, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (inf.NestedOptions(num_slices=0), "num_slices must be None or an integer >= 1"),
+        (inf.NestedOptions(root_allocation_degree=2.5), "root_allocation_degree"),
+        (inf.NestedOptions(replacement_width=True), "replacement_width"),
+        (inf.NestedOptions(initial_capacity=-1), "initial_capacity"),
+        (inf.NestedOptions(dlogz=1.5), r"dlogz must be None or a number in \(0, 1\)"),
+        (inf.NestedOptions(dlogz="0.1"), "dlogz"),
+    ],
+)
+def test_nested_options_checked(options, match):
+    with pytest.raises(ValueError, match=match):
+        inf.locate(_quadratic, inf.paper_prior(), key=jax.random.key(0), options=options)
+
+
 def test_nested_recovers_posterior_and_evidence(linear_toy, nested_linear):
     idata, _, _, _ = nested_linear
     s = inf.summary_dict(idata)
