@@ -327,7 +327,10 @@ def main() -> int:
         import json
 
         path = benchlib.RESULTS / f"{name}.json"
+        measured = result.get("paper_event")  # this run's, unless skipped
         result = json.loads(path.read_text())
+        if measured is not None and args.paper_event != "skip":
+            result["paper_event"] = measured
         spec = arm_spec(prior, CONTROL, "laplace")
         records = cat.build_locator(spec).locate_blocks(events[CONTROL][: result["n_events"]])
         result["arms"][CONTROL] = public(calibration(records))
