@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.emulators.base import Emulator
+from jaxseis.emulators.batching import map_batches
 from jaxseis.files import atomic_path
 from jaxseis.forward import ForwardModel, apply_forward, forward_model
 from jaxseis.noise import rfft_weights
@@ -157,10 +158,8 @@ def fit_emulator_error(
     with jax.enable_x64(True):
         params = jax.tree.map(jnp.asarray, model.params)
         run = jax.jit(jax.vmap(lambda s: apply_forward(model.static, params, s)))
-        pred = np.concatenate(
-            [np.asarray(run(jnp.asarray(chunk)), np.float64) for chunk in _chunks(sources, 256)]
-        )  # [m, r, n]
-    pred = np.swapaxes(pred, 0, 1)  # [r, m, n]
+        pred = map_batches(run, sources, 256)  # [m, r, n]
+    pred = np.swapaxes(np.asarray(pred, dtype=np.float64), 0, 1)  # [r, m, n]
     c = rfft_weights(n)
     omega = 2.0 * np.pi * np.fft.rfftfreq(n, model.dt)
     spec = np.fft.rfft(pred, axis=-1)
@@ -274,8 +273,3 @@ def _bin_regression(power: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np
     a = np.where(neg_a, 0.0, np.where(neg_b, a0, a))
     b = np.where(neg_a, q_mean, np.where(neg_b, 0.0, b))
     return np.maximum(a, 0.0), np.maximum(b, 0.0)
-
-
-def _chunks(a: np.ndarray, size: int):
-    for i in range(0, len(a), size):
-        yield a[i : i + size]
