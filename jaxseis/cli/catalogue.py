@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from jaxseis.cli.common import (
     Formatter,
-    UserError,
     add_model_arguments,
     clock,
+    emulator_error_source,
     load_emulators,
     output_dir,
     positive_int,
@@ -79,23 +79,10 @@ def _locate_catalogue(args) -> None:
 
 
 def _error_spec(args) -> dict:
-    """The spec's ``emulator_error`` and ``domain`` fields of ``--emulator-error``."""
-    if args.emulator_error is None:
-        return {}
-    if args.emulator_error == "bundled" and args.models:
-        raise UserError(
-            "--emulator-error bundled is the bundled emulators' error model; give the file of "
-            "your emulators' model (fit_emulator_error, save_emulator_error)"
-        )
-    path = args.emulator_error
-    if path != "bundled":
-        from pathlib import Path
-
-        from jaxseis.likelihood.emulator_error import load_emulator_error
-
-        load_emulator_error(path)  # checked here, read again on every worker
-        path = str(Path(path).resolve())
-    return {"emulator_error": path, "domain": "frequency"}
+    """The spec's ``emulator_error`` and ``domain`` fields of ``--emulator-error`` (the model
+    itself is read on every worker)."""
+    source = emulator_error_source(args)
+    return {} if source is None else {"emulator_error": source, "domain": "frequency"}
 
 
 def register(sub) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "check_kind",
     "clock",
     "emulator_error_of",
+    "emulator_error_source",
     "families",
     "finite_float",
     "is_user_error",
@@ -224,23 +225,38 @@ def add_model_arguments(
     )
 
 
-def emulator_error_of(args):
-    """The :class:`~jaxseis.likelihood.EmulatorError` of ``--emulator-error``, or None."""
-    if args.emulator_error is None:
+def emulator_error_source(args) -> str | None:
+    """``--emulator-error`` checked: None, ``"bundled"`` (only without ``--models``) or the
+    absolute path of a readable error-model file."""
+    source = args.emulator_error
+    if source is None:
         return None
-    if args.emulator_error == "bundled":
+    if source == "bundled":
         if args.models:
             raise UserError(
                 "--emulator-error bundled is the bundled emulators' error model; give the file "
                 "of your emulators' model (fit_emulator_error, save_emulator_error)"
             )
+        return source
+    from jaxseis.likelihood.emulator_error import load_emulator_error
+
+    load_emulator_error(source)  # refuses a missing or corrupt file here, in one line
+    return str(Path(source).resolve())
+
+
+def emulator_error_of(args):
+    """The :class:`~jaxseis.likelihood.EmulatorError` of ``--emulator-error``, or None."""
+    source = emulator_error_source(args)
+    if source is None:
+        return None
+    if source == "bundled":
         from jaxseis.demo import DEMO_RECEIVERS
         from jaxseis.pretrained import bundled_emulator_error
 
         return bundled_emulator_error(DEMO_RECEIVERS)
     from jaxseis.likelihood.emulator_error import load_emulator_error
 
-    return load_emulator_error(args.emulator_error)
+    return load_emulator_error(source)
 
 
 def load_emulators(models, kind: str | None = None) -> tuple[list, list[str]]:
