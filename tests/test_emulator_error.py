@@ -72,6 +72,29 @@ def test_fit_recovers_a_known_amplitude_and_timing_error(emulators, bench):
     assert err.relative_var[:, band].max() < 1e-3
 
 
+def test_fit_recovers_a_waveform_error_proportional_to_the_trace_power(emulators, bench):
+    """The emulators' traces plus white noise of variance 1e-3 times each trace's mean power:
+    the fitted floor is that fraction (``n * 1e-3`` per bin as ``|rfft|^2``) and the part
+    relative to ``|F_k|^2`` vanishes."""
+    idx = bench.indices("validation")[:200]
+    model = forward_model(emulators)
+    with jax.enable_x64(True):
+        fwd = jax.vmap(make_forward(model))
+        pred = np.swapaxes(np.asarray(fwd(jnp.asarray(bench.sources[idx])), np.float64), 0, 1)
+    fraction = 1e-3
+    rng = np.random.default_rng(1)
+    power = np.mean(pred**2, axis=-1, keepdims=True)  # [r, m, 1]
+    traces = pred + rng.normal(size=pred.shape) * np.sqrt(fraction * power)
+    err = fit_emulator_error(model, bench.sources[idx], traces)
+    n = model.n_samples
+    np.testing.assert_allclose(err.floor_fraction.mean(axis=1), n * fraction, rtol=0.05)
+    # the part relative to |F_k|^2 carries under a tenth of the power of the floor
+    spectrum = np.mean(np.abs(np.fft.rfft(pred, axis=-1)) ** 2, axis=1)  # [r, k]
+    relative_power = np.sum(err.relative_var * spectrum, axis=-1)
+    floor_power = np.sum(err.floor_fraction, axis=-1) * np.mean(power, axis=(1, 2))
+    assert np.all(relative_power < 0.1 * floor_power), (relative_power, floor_power)
+
+
 def test_save_and_load_round_trip(error, tmp_path):
     path = save_emulator_error(tmp_path / "err.npz", error)
     back = load_emulator_error(path)
@@ -109,12 +132,15 @@ def test_marginal_likelihood_equals_the_dense_gaussian(emulators, obs, error, co
     n = o.n_samples
     s_k = per_bin_variance(o.noise, n, o.dt)
     spec = np.fft.rfft(pred, axis=-1)
-    amp2 = np.exp(2 * THETA[4])
+    # the floor follows the observed signal power (mean square less the noise's variance)
+    signal = np.maximum(np.mean(o.traces**2, axis=-1) - s_k.sum(-1) / n, 0.0)
     omega = 2 * np.pi * np.fft.rfftfreq(n, o.dt)
     blocks, columns = [], np.zeros((4 * n, 8))
     for r in range(4):
         power = (
-            s_k[r] + (error.relative_var[r] * np.abs(spec[r]) ** 2 + amp2 * error.floor_var[r]) / n
+            s_k[r]
+            + (error.relative_var[r] * np.abs(spec[r]) ** 2 + signal[r] * error.floor_fraction[r])
+            / n
         )
         full = np.concatenate([power, power[1:][::-1]])
         blocks.append(linalg.circulant(np.real(np.fft.ifft(full))))

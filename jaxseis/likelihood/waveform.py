@@ -63,7 +63,7 @@ class WaveformFn:
     def __call__(self, theta, model, data):
         pred = apply_forward(self.static, model, theta)
         if self.emulator_error:
-            return self._with_error(theta, pred, data)
+            return self._with_error(pred, data)
         if self.domain == "time":
             r = data["traces"] - pred.astype(data["traces"].dtype)
             return data["log_norm"] - 0.5 * jnp.sum(r * r * data["inv_var"])
@@ -88,7 +88,7 @@ class WaveformFn:
             # variances (the rank-2 and variance terms dropped: Gauss-Newton only steers)
             ll, grad = jax.value_and_grad(self.__call__)(theta, model, data)
             spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
-            w = data["mult"] / (data["noise_var"] + self._error_power(theta, spec, data))
+            w = data["mult"] / (data["noise_var"] + self._error_power(spec, data))
             jspec = jnp.fft.rfft(jac.astype(w.dtype), axis=-2)
             info = jnp.einsum(
                 "rf,rfkl->kl", w, (jnp.conj(jspec)[..., :, None] * jspec[..., None, :]).real
@@ -114,18 +114,17 @@ class WaveformFn:
         return ll, grad, info
 
     @staticmethod
-    def _error_power(theta, spec, data):
+    def _error_power(spec, data):
         """The waveform part of the emulator error's power per bin ``[r, k]``."""
-        amp2 = jnp.exp(2.0 * theta[4]).astype(spec.real.dtype)
-        return data["err_rel"] * (spec.real**2 + spec.imag**2) + amp2 * data["err_floor"]
+        return data["err_rel"] * (spec.real**2 + spec.imag**2) + data["err_floor"]
 
-    def _with_error(self, theta, pred, data):
+    def _with_error(self, pred, data):
         """Whittle likelihood with the emulator error marginalised (see
         :mod:`jaxseis.likelihood.emulator_error`): diagonal per bin plus the amplitude and
         timing errors of all receivers by the Woodbury identity."""
         dtype = data["mult"].dtype
         spec = jnp.fft.rfft(pred.astype(dtype), axis=-1)  # [r, k]
-        var = data["noise_var"] + self._error_power(theta, spec, data)  # n V_k, [r, k]
+        var = data["noise_var"] + self._error_power(spec, data)  # n V_k, [r, k]
         w = data["mult"] / var
         resid = data["spec"] - spec
         quad = jnp.sum(w * (resid.real**2 + resid.imag**2), axis=-1)  # [r]
@@ -279,7 +278,11 @@ def waveform_data(
     data["spec"] = spec
     data["weight"] = c / (n * s_k)
     if emulator_error is not None:
-        data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n))
+        # the observed signal power per receiver (noise subtracted): the error's floor
+        power = np.maximum(np.sum(c * (np.abs(spec) ** 2 - n * s_k), axis=-1), 0.0) / n**2
+        data.update(
+            emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power)
+        )
         data["noise_var"] = n * s_k
         data["mult"] = c
         data["n"] = np.float64(n)
