@@ -9,7 +9,7 @@ spectrum of the error of one trace is::
 
     E_k = eps * F_k - delta * (i omega_k) F_k + W_k,
     (eps, delta) of all receivers ~ N(0, covariance),
-    E|W_k|^2 = relative_var_k |F_k|^2 + floor_fraction_k P,
+    E|W_k|^2 = floor_fraction_k P,
 
 with ``F`` the spectrum of the predicted trace (which already carries the event's origin time
 and amplitude: the error follows the trace wherever ``t0`` moves it and scales with the
@@ -30,8 +30,8 @@ timing term is linearised: it holds for timing errors well below the dominant pe
 :func:`fit_emulator_error` estimates the coefficients from simulations the emulators did not see
 in training (the **validation** split; never the events being located): per trace, the
 least-squares amplitude and timing errors give their second-moment matrix ``covariance``; per
-frequency bin, a non-negative regression of the remaining error power on ``|F_k|^2`` and on
-the trace's power gives ``relative_var`` and ``floor_fraction``.
+frequency bin, the regression of the remaining error power on the trace's power (through the
+origin) gives ``floor_fraction``.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ class EmulatorError(NamedTuple):
         covariance: ``[2 n_receivers, 2 n_receivers]`` second moments of the arrivals'
             relative amplitude errors and timing errors (s), ordered ``(amplitude, timing)``
             of receiver 0, then of receiver 1, ...
-        relative_var: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
-            relative to the predicted trace's power ``|F_k|^2``.
         floor_fraction: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
             (as ``|rfft|^2``) per unit of the trace's mean power ``sum_t f_t^2 / n``.
         n_traces: number of traces per receiver the model was fitted on.
@@ -83,7 +81,6 @@ class EmulatorError(NamedTuple):
     dt: float
     n_samples: int
     covariance: np.ndarray
-    relative_var: np.ndarray
     floor_fraction: np.ndarray
     n_traces: int
 
@@ -107,7 +104,6 @@ class EmulatorError(NamedTuple):
         n_freq = int(self.n_samples) // 2 + 1
         shapes = {
             "covariance": (2 * r.shape[0], 2 * r.shape[0]),
-            "relative_var": (r.shape[0], n_freq),
             "floor_fraction": (r.shape[0], n_freq),
         }
         for name, shape in shapes.items():
@@ -178,13 +174,13 @@ def fit_emulator_error(
     covariance = flat.T @ flat / flat.shape[0]
     rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
     power = np.einsum("k,rmk->rm", c, np.abs(spec) ** 2) / n**2  # sum_t f_t^2 / n, [r, m]
-    relative, floor = _bin_regression(np.abs(spec) ** 2, power, rest)
+    # per receiver and bin, least squares of rest ~ floor * power over the traces
+    floor = np.einsum("rm,rmk->rk", power, rest) / np.sum(power**2, axis=1)[:, None]
     return EmulatorError(
         receivers_km=np.asarray(model.receivers_km, dtype=np.float64),
         dt=float(model.dt),
         n_samples=int(n),
         covariance=covariance,
-        relative_var=relative,
         floor_fraction=floor,
         n_traces=int(sources.shape[0]),
     ).check()
@@ -201,9 +197,8 @@ def emulator_error_terms(
     sets the waveform error's floor.
 
     Returns:
-        ``{"err_chol": [2 r, 2 r] (a square root L of the covariance, L L^T), "err_rel":
-        [r, k], "err_floor": [r, k] (as |rfft|^2), "omega": [k] rad/s}`` as float64 NumPy
-        arrays.
+        ``{"err_chol": [2 r, 2 r] (a square root L of the covariance, L L^T), "err_floor":
+        [r, k] (as |rfft|^2), "omega": [k] rad/s}`` as float64 NumPy arrays.
 
     Raises:
         ValueError: an error model of other receivers, sampling or window length.
@@ -225,14 +220,12 @@ def emulator_error_terms(
     power = np.asarray(trace_power, dtype=np.float64)
     if power.shape != (rec.shape[0],) or not np.all(np.isfinite(power)) or np.any(power < 0):
         raise ValueError(
-            f"trace_power must be {rec.shape[0]} finite values >= 0 (one per receiver); "
-            f"got {power}"
+            f"trace_power must be {rec.shape[0]} finite values >= 0 (one per receiver); got {power}"
         )
     cov = np.asarray(error.covariance, dtype=np.float64)
     lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
     return {
         "err_chol": vec * np.sqrt(np.maximum(lam, 0.0)),
-        "err_rel": np.asarray(error.relative_var, dtype=np.float64),
         "err_floor": np.asarray(error.floor_fraction, dtype=np.float64) * power[:, None],
         "omega": 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt)),
     }
@@ -275,26 +268,3 @@ def load_emulator_error(path: str | Path) -> EmulatorError:
     fields["n_samples"] = int(fields["n_samples"])
     fields["n_traces"] = int(fields["n_traces"])
     return EmulatorError(**fields).check()
-
-
-def _bin_regression(power, trace_power, rest) -> tuple[np.ndarray, np.ndarray]:
-    """Per receiver and bin, ``rest ~ a * power + b * trace_power`` with ``a, b >= 0`` (least
-    squares over traces: the unconstrained solution if both are non-negative, else the better
-    of the two one-term fits). ``power``, ``rest``: ``[r, m, k]``; ``trace_power``: ``[r, m]``;
-    returns ``a, b`` ``[r, k]``."""
-    x1, x2 = power, np.broadcast_to(trace_power[..., None], power.shape)
-    s11, s22, s12 = (x1 * x1).sum(1), (x2 * x2).sum(1), (x1 * x2).sum(1)
-    t1, t2 = (x1 * rest).sum(1), (x2 * rest).sum(1)
-    det = s11 * s22 - s12**2
-    safe = np.where(det > 0, det, 1.0)
-    a, b = (s22 * t1 - s12 * t2) / safe, (s11 * t2 - s12 * t1) / safe
-    a_only = np.maximum(t1, 0.0) / np.where(s11 > 0, s11, 1.0)  # b = 0
-    b_only = np.maximum(t2, 0.0) / np.where(s22 > 0, s22, 1.0)  # a = 0
-    # residual sums of squares, up to the common sum of rest^2
-    rss_a = a_only**2 * s11 - 2 * a_only * t1
-    rss_b = b_only**2 * s22 - 2 * b_only * t2
-    inside = (det > 0) & (a >= 0) & (b >= 0)
-    take_a = rss_a <= rss_b
-    a = np.where(inside, a, np.where(take_a, a_only, 0.0))
-    b = np.where(inside, b, np.where(take_a, 0.0, b_only))
-    return np.maximum(a, 0.0), np.maximum(b, 0.0)

@@ -88,7 +88,7 @@ class WaveformFn:
             # variances (the rank-2 and variance terms dropped: Gauss-Newton only steers)
             ll, grad = jax.value_and_grad(self.__call__)(theta, model, data)
             spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
-            w = data["mult"] / (data["noise_var"] + self._error_power(spec, data))
+            w = data["mult"] / (data["noise_var"] + data["err_floor"])
             jspec = jnp.fft.rfft(jac.astype(w.dtype), axis=-2)
             info = jnp.einsum(
                 "rf,rfkl->kl", w, (jnp.conj(jspec)[..., :, None] * jspec[..., None, :]).real
@@ -113,18 +113,13 @@ class WaveformFn:
         )
         return ll, grad, info
 
-    @staticmethod
-    def _error_power(spec, data):
-        """The waveform part of the emulator error's power per bin ``[r, k]``."""
-        return data["err_rel"] * (spec.real**2 + spec.imag**2) + data["err_floor"]
-
     def _with_error(self, pred, data):
         """Whittle likelihood with the emulator error marginalised (see
         :mod:`jaxseis.likelihood.emulator_error`): diagonal per bin plus the amplitude and
         timing errors of all receivers by the Woodbury identity."""
         dtype = data["mult"].dtype
         spec = jnp.fft.rfft(pred.astype(dtype), axis=-1)  # [r, k]
-        var = data["noise_var"] + self._error_power(spec, data)  # n V_k, [r, k]
+        var = data["noise_var"] + data["err_floor"]  # n V_k, [r, k]
         w = data["mult"] / var
         resid = data["spec"] - spec
         quad = jnp.sum(w * (resid.real**2 + resid.imag**2), axis=-1)  # [r]
@@ -280,9 +275,7 @@ def waveform_data(
     if emulator_error is not None:
         # the observed signal power per receiver (noise subtracted): the error's floor
         power = np.maximum(np.sum(c * (np.abs(spec) ** 2 - n * s_k), axis=-1), 0.0) / n**2
-        data.update(
-            emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power)
-        )
+        data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power))
         data["noise_var"] = n * s_k
         data["mult"] = c
         data["n"] = np.float64(n)
