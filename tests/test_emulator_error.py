@@ -10,7 +10,11 @@ from scipy import linalg, stats
 import jaxseis as js
 from jaxseis.forward import forward_model, make_forward
 from jaxseis.likelihood import EmulatorError, fit_emulator_error, waveform_log_likelihood
-from jaxseis.likelihood.emulator_error import load_emulator_error, save_emulator_error
+from jaxseis.likelihood.emulator_error import (
+    error_basis,
+    load_emulator_error,
+    save_emulator_error,
+)
 from jaxseis.noise import ColouredNoise, marine_psd, per_bin_variance, rfft_weights
 
 THETA = np.array([0.38, 0.29, 1.56, 0.013, 0.2])
@@ -64,8 +68,8 @@ def test_fit_recovers_a_known_amplitude_and_timing_error(emulators, bench):
     np.testing.assert_allclose(err.timing_sd_s, timing_sd, rtol=0.15)
     # one draw per event shared by all receivers: the errors are fully correlated across them
     corr = err.covariance / np.sqrt(np.outer(np.diag(err.covariance), np.diag(err.covariance)))
-    np.testing.assert_allclose(corr[0::2, 0::2], 1.0, atol=0.02)
-    np.testing.assert_allclose(corr[1::2, 1::2], 1.0, atol=0.02)
+    np.testing.assert_allclose(corr[0::4, 0::4], 1.0, atol=0.02)
+    np.testing.assert_allclose(corr[1::4, 1::4], 1.0, atol=0.02)
     # the rank-2 part explains the error: what remains (the linearisation's error) is small
     # against the traces' power
     assert err.floor_fraction.sum(axis=1).max() < 1e-3 * model.n_samples
@@ -112,7 +116,7 @@ def test_fit_on_the_bundled_emulators_is_small_and_positive(error):
 @pytest.mark.parametrize("coloured", [False, True])
 def test_marginal_likelihood_equals_the_dense_gaussian(emulators, obs, error, coloured):
     """The likelihood with the error model is the Gaussian density with covariance
-    circulant(noise + waveform error) + U M U^T (amplitude and timing columns)."""
+    circulant(noise + waveform error) + U M U^T (amplitude, timing, phase and width columns)."""
     o = obs
     if coloured:
         f = np.fft.rfftfreq(obs.n_samples, obs.dt)
@@ -127,14 +131,14 @@ def test_marginal_likelihood_equals_the_dense_gaussian(emulators, obs, error, co
     spec = np.fft.rfft(pred, axis=-1)
     # the floor follows the observed signal power (mean square less the noise's variance)
     signal = np.maximum(np.mean(o.traces**2, axis=-1) - (rfft_weights(n) * s_k).sum(-1) / n, 0.0)
-    omega = 2 * np.pi * np.fft.rfftfreq(n, o.dt)
-    blocks, columns = [], np.zeros((4 * n, 8))
+    basis = error_basis(n, o.dt)
+    blocks, columns = [], np.zeros((4 * n, 16))
     for r in range(4):
         power = s_k[r] + signal[r] * error.floor_fraction[r] / n
         full = np.concatenate([power, power[1:][::-1]])
         blocks.append(linalg.circulant(np.real(np.fft.ifft(full))))
-        columns[r * n : (r + 1) * n, 2 * r] = pred[r]
-        columns[r * n : (r + 1) * n, 2 * r + 1] = np.fft.irfft(-1j * omega * spec[r], n)
+        for j in range(4):
+            columns[r * n : (r + 1) * n, 4 * r + j] = np.fft.irfft(basis[:, j] * spec[r], n)
     cov = linalg.block_diag(*blocks) + columns @ error.covariance @ columns.T
     expected = stats.multivariate_normal(pred.ravel(), cov).logpdf(o.traces.ravel())
     np.testing.assert_allclose(float(lik(THETA)), expected, rtol=1e-6)
@@ -197,7 +201,7 @@ def test_bad_input(emulators, obs, error, bench):
     with pytest.raises(ValueError, match="covariance must be finite"):
         waveform_log_likelihood(emulators, obs, emulator_error=error._replace(covariance=cov))
     with pytest.raises(ValueError, match="positive semi-definite"):
-        bad = error._replace(covariance=-np.eye(8))
+        bad = error._replace(covariance=-np.eye(16))
         waveform_log_likelihood(emulators, obs, emulator_error=bad)
     idx = bench.indices("validation")
     with pytest.raises(ValueError, match="at least 20"):

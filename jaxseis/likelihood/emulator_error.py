@@ -53,12 +53,30 @@ from jaxseis.noise import rfft_weights
 __all__ = [
     "EmulatorError",
     "emulator_error_terms",
+    "error_basis",
     "fit_emulator_error",
     "load_emulator_error",
     "save_emulator_error",
 ]
 
 _MIN_TRACES = 20
+#: columns of the arrivals' error per receiver: amplitude, timing, phase, width
+N_BASIS = 4
+
+
+def error_basis(n_samples: int, dt: float) -> np.ndarray:
+    """``[n_samples // 2 + 1, N_BASIS]`` complex multipliers of a trace's spectrum ``F_k``
+    whose columns are the spectra of its changes: of amplitude (``F``), of timing by one
+    second (``-i omega F``), of phase by one radian (``-i sign(omega) F``, the Hilbert
+    transform) and of width (``-(omega dt)^2 F``, the second derivative in samples)."""
+    omega = 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt))
+    hilbert = -1j * np.sign(omega)
+    if n_samples % 2 == 0:
+        hilbert[-1] = 0.0  # the Nyquist bin of a real trace stays real
+    cols = [np.ones_like(omega), -1j * omega, hilbert, -((omega * dt) ** 2)]
+    return np.stack(cols, axis=-1).astype(np.complex128)
+
+
 _FORMAT = "jaxseis-emulator-error-2"
 
 
@@ -87,12 +105,17 @@ class EmulatorError(NamedTuple):
     @property
     def amplitude_sd(self) -> np.ndarray:
         """``[n_receivers]`` relative sd of each arrival's amplitude error."""
-        return np.sqrt(np.diag(np.asarray(self.covariance))[0::2])
+        return np.sqrt(np.diag(np.asarray(self.covariance))[0::N_BASIS])
 
     @property
     def timing_sd_s(self) -> np.ndarray:
         """``[n_receivers]`` sd of each arrival's timing error, s."""
-        return np.sqrt(np.diag(np.asarray(self.covariance))[1::2])
+        return np.sqrt(np.diag(np.asarray(self.covariance))[1::N_BASIS])
+
+    @property
+    def phase_sd_rad(self) -> np.ndarray:
+        """``[n_receivers]`` sd of each arrival's phase error, rad."""
+        return np.sqrt(np.diag(np.asarray(self.covariance))[2::N_BASIS])
 
     def check(self) -> EmulatorError:
         """``self``, validated (shapes and finite, non-negative values).
@@ -103,7 +126,7 @@ class EmulatorError(NamedTuple):
         r = np.asarray(self.receivers_km)
         n_freq = int(self.n_samples) // 2 + 1
         shapes = {
-            "covariance": (2 * r.shape[0], 2 * r.shape[0]),
+            "covariance": (N_BASIS * r.shape[0], N_BASIS * r.shape[0]),
             "floor_fraction": (r.shape[0], n_freq),
         }
         for name, shape in shapes.items():
@@ -162,15 +185,14 @@ def fit_emulator_error(
         pred = map_batches(run, sources, 256)  # [m, r, n]
     pred = np.swapaxes(np.asarray(pred, dtype=np.float64), 0, 1)  # [r, m, n]
     c = rfft_weights(n)
-    omega = 2.0 * np.pi * np.fft.rfftfreq(n, model.dt)
     spec = np.fft.rfft(pred, axis=-1)
     resid = np.fft.rfft(sim - pred, axis=-1)
-    basis = np.stack([spec, -1j * omega * spec], axis=-1)  # [r, m, k, 2]
+    basis = spec[..., None] * error_basis(n, model.dt)  # [r, m, k, N_BASIS]
     gram = np.einsum("k,rmki,rmkj->rmij", c, basis.conj(), basis).real
     proj = np.einsum("k,rmki,rmk->rmi", c, basis.conj(), resid).real
-    gram = gram + 1e-12 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(2)
+    gram = gram + 1e-10 * np.diagonal(gram, axis1=-2, axis2=-1)[..., None] * np.eye(N_BASIS)
     z = np.linalg.solve(gram, proj[..., None])[..., 0]  # [r, m, 2]
-    flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, 2 r]
+    flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, N_BASIS r]
     covariance = flat.T @ flat / flat.shape[0]
     rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
     power = np.einsum("k,rmk->rm", c, np.abs(spec) ** 2) / n**2  # sum_t f_t^2 / n, [r, m]
@@ -227,7 +249,7 @@ def emulator_error_terms(
     return {
         "err_chol": vec * np.sqrt(np.maximum(lam, 0.0)),
         "err_floor": np.asarray(error.floor_fraction, dtype=np.float64) * power[:, None],
-        "omega": 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt)),
+        "err_basis": error_basis(int(n_samples), float(dt)),
     }
 
 
