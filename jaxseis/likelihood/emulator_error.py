@@ -13,7 +13,8 @@ spectrum of the error of one trace is::
 
 with ``F`` the spectrum of the predicted trace (which already carries the event's origin time
 and amplitude: the error follows the trace wherever ``t0`` moves it and scales with the
-source), ``omega_k`` rad/s, and ``P`` the trace's mean power (``sum_t f_t^2 / n``). In the
+source), ``omega_k`` rad/s, and ``P`` the mean power of the trace's part in the signal band
+(``band_hz``; ``sum_t f_t^2 / n`` of the band-passed trace). In the
 likelihood ``P`` is the **observed** trace's power with the noise's subtracted, a plug-in that
 does not depend on the parameters: with the floor tied to the predicted amplitude instead, its
 log-determinant pulled the amplitude (and with it ``t0`` and depth) low, and the 95 % intervals
@@ -52,6 +53,7 @@ from jaxseis.noise import rfft_weights
 
 __all__ = [
     "EmulatorError",
+    "band_mask",
     "emulator_error_terms",
     "error_basis",
     "fit_emulator_error",
@@ -60,6 +62,9 @@ __all__ = [
 ]
 
 _MIN_TRACES = 20
+#: the signal band: bins whose mean power over the held-out simulations is within this many
+#: decibels of the peak bin's
+SIGNAL_DB = 40.0
 #: columns of the arrivals' error per receiver: amplitude, timing, phase, width
 N_BASIS = 4
 
@@ -91,8 +96,12 @@ class EmulatorError(NamedTuple):
             relative amplitude errors and timing errors (s), ordered ``(amplitude, timing)``
             of receiver 0, then of receiver 1, ...
         floor_fraction: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
-            (as ``|rfft|^2``) per unit of the trace's mean power ``sum_t f_t^2 / n``.
+            (as ``|rfft|^2``) per unit of the mean power of the trace's part in ``band_hz``.
         n_traces: number of traces per receiver the model was fitted on.
+        band_hz: ``[2]`` the band (Hz) where the held-out simulations carry signal: their
+            mean power per bin within :data:`SIGNAL_DB` of its peak. Outside it the
+            emulators' output is their own artefact (what the simulations lack, not an error
+            around a signal), and the likelihood leaves it out by default.
     """
 
     receivers_km: np.ndarray
@@ -101,6 +110,7 @@ class EmulatorError(NamedTuple):
     covariance: np.ndarray
     floor_fraction: np.ndarray
     n_traces: int
+    band_hz: np.ndarray
 
     @property
     def amplitude_sd(self) -> np.ndarray:
@@ -135,6 +145,13 @@ class EmulatorError(NamedTuple):
                 raise ValueError(f"EmulatorError.{name} has shape {v.shape}; expected {shape}")
             if not np.all(np.isfinite(v)) or (name != "covariance" and np.any(v < 0)):
                 raise ValueError(f"EmulatorError.{name} must be finite and >= 0")
+        band = np.asarray(self.band_hz, dtype=np.float64)
+        nyquist = 0.5 / float(self.dt)
+        if band.shape != (2,) or not (0.0 <= band[0] < band[1] <= nyquist * (1 + 1e-9)):
+            raise ValueError(
+                f"EmulatorError.band_hz must be (low, high) with 0 <= low < high <= {nyquist:g} "
+                f"Hz; got {band}"
+            )
         cov = np.asarray(self.covariance, dtype=np.float64)
         if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() < -1e-9 * np.trace(cov):
             raise ValueError("EmulatorError.covariance must be symmetric positive semi-definite")
@@ -195,7 +212,10 @@ def fit_emulator_error(
     flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, N_BASIS r]
     covariance = flat.T @ flat / flat.shape[0]
     rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
-    power = np.einsum("k,rmk->rm", c, np.abs(spec) ** 2) / n**2  # sum_t f_t^2 / n, [r, m]
+    band = _signal_band(np.fft.rfft(sim, axis=-1), model.dt, n)
+    in_band = band_mask(band, n, model.dt)
+    # the predicted trace's power in the band, sum_t f_t^2 / n of its band-passed part, [r, m]
+    power = np.einsum("k,rmk->rm", c * in_band, np.abs(spec) ** 2) / n**2
     # per receiver and bin, least squares of rest ~ floor * power over the traces
     floor = np.einsum("rm,rmk->rk", power, rest) / np.sum(power**2, axis=1)[:, None]
     return EmulatorError(
@@ -205,6 +225,7 @@ def fit_emulator_error(
         covariance=covariance,
         floor_fraction=floor,
         n_traces=int(sources.shape[0]),
+        band_hz=band,
     ).check()
 
 
@@ -290,3 +311,20 @@ def load_emulator_error(path: str | Path) -> EmulatorError:
     fields["n_samples"] = int(fields["n_samples"])
     fields["n_traces"] = int(fields["n_traces"])
     return EmulatorError(**fields).check()
+
+
+def _signal_band(spectra: np.ndarray, dt: float, n: int) -> np.ndarray:
+    """``(low, high)`` Hz: the outermost bins whose mean power over all traces
+    ``spectra [..., k]`` is within :data:`SIGNAL_DB` of the peak."""
+    power = np.mean(np.abs(spectra.reshape(-1, spectra.shape[-1])) ** 2, axis=0)
+    inside = np.flatnonzero(power >= power.max() * 10.0 ** (-SIGNAL_DB / 10.0))
+    freqs = np.fft.rfftfreq(n, dt)
+    return np.array([freqs[inside[0]], freqs[inside[-1]]])
+
+
+def band_mask(band_hz, n_samples: int, dt: float) -> np.ndarray:
+    """``[n_samples // 2 + 1]`` 1.0 for the one-sided DFT bins inside ``band_hz = (low, high)``
+    Hz (inclusive), else 0.0."""
+    freqs = np.fft.rfftfreq(int(n_samples), float(dt))
+    low, high = band_hz
+    return ((freqs >= low) & (freqs <= high)).astype(np.float64)

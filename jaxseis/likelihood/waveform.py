@@ -37,7 +37,7 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, apply_forward, forward_model
 from jaxseis.likelihood.base import PARAMS, Likelihood
-from jaxseis.likelihood.emulator_error import EmulatorError, emulator_error_terms
+from jaxseis.likelihood.emulator_error import EmulatorError, band_mask, emulator_error_terms
 from jaxseis.noise import WhiteNoise, rfft_weights
 from jaxseis.observation import Observation
 
@@ -239,6 +239,7 @@ def waveform_data(
     extra_variance=None,
     emulator_error: EmulatorError | None = None,
     domain=None,
+    band_hz=None,
 ):
     """The event's arrays of a waveform likelihood (``data`` of :class:`Likelihood`).
 
@@ -253,7 +254,12 @@ def waveform_data(
             (from :func:`~jaxseis.likelihood.fit_emulator_error`), marginalised in the
             likelihood (frequency domain, white or coloured noise).
         domain: ``"time"`` (white noise only) or ``"frequency"``; default: ``"time"`` for
-            white noise without an emulator error model, else ``"frequency"``.
+            white noise without an emulator error model or band, else ``"frequency"``.
+        band_hz: ``(low, high)`` Hz: the frequency-domain likelihood sums over the bins in
+            this band only (the likelihood of the band-passed traces; exact for the Whittle
+            model, whose bins are independent). Default: the emulator error model's
+            ``band_hz`` (where the emulators' training simulations carry signal), else all
+            bins.
 
     Returns:
         ``(data dict of float64 NumPy arrays, domain)``.
@@ -269,7 +275,8 @@ def waveform_data(
         )
     white = isinstance(obs.noise, WhiteNoise)
     if domain is None:
-        domain = "time" if white and emulator_error is None else "frequency"
+        plain = emulator_error is None and band_hz is None
+        domain = "time" if white and plain else "frequency"
     if domain not in ("time", "frequency"):
         raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
     if domain == "time" and not white:
@@ -280,8 +287,15 @@ def waveform_data(
         raise ValueError("extra_variance is supported with white noise in the time domain only")
     if emulator_error is not None and domain != "frequency":
         raise ValueError("an emulator error model needs domain='frequency'")
+    if emulator_error is not None:
+        if not isinstance(emulator_error, EmulatorError):
+            raise ValueError(
+                f"emulator_error must be an EmulatorError; got {type(emulator_error).__name__}"
+            )
+        emulator_error = emulator_error.check()
     n = obs.n_samples
-    c = rfft_weights(n)
+    c_all = rfft_weights(n)
+    c = c_all * _band_mask(band_hz, emulator_error, domain, n, obs.dt)
     spec = np.fft.rfft(obs.traces, axis=-1)
     if domain == "time":
         var = np.broadcast_to((np.asarray(obs.noise.sigma) ** 2)[:, None], obs.traces.shape)
@@ -299,8 +313,11 @@ def waveform_data(
     data["spec"] = spec
     data["weight"] = c / (n * s_k)
     if emulator_error is not None:
-        # the observed signal power per receiver (noise subtracted): the error's floor
-        power = np.maximum(np.sum(c * (np.abs(spec) ** 2 - n * s_k), axis=-1), 0.0) / n**2
+        # the observed signal power in the error model's band per receiver (the noise's
+        # subtracted): it sets the waveform error's floor
+        c_model = c_all * band_mask(emulator_error.band_hz, n, obs.dt)
+        excess = np.sum(c_model * (np.abs(spec) ** 2 - n * s_k), axis=-1)
+        power = np.maximum(excess, 0.0) / n**2
         data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power))
         data["noise_var"] = n * s_k
         data["mult"] = c
@@ -315,6 +332,7 @@ def waveform_log_likelihood(
     extra_variance=None,
     emulator_error: EmulatorError | None = None,
     domain: str | None = None,
+    band_hz=None,
 ) -> Likelihood:
     """The Gaussian waveform likelihood of an observation under an emulator set.
 
@@ -324,7 +342,7 @@ def waveform_log_likelihood(
             :func:`jaxseis.forward.forward_model` (which saves that work per event).
         obs: the :class:`~jaxseis.observation.Observation`; its noise model chooses the
             likelihood (white: time domain; coloured: Whittle, frequency domain).
-        extra_variance, emulator_error, domain: see :func:`waveform_data`.
+        extra_variance, emulator_error, domain, band_hz: see :func:`waveform_data`.
 
     Returns:
         A :class:`~jaxseis.likelihood.Likelihood` of all five event parameters (fix ``t0``
@@ -337,7 +355,12 @@ def waveform_log_likelihood(
     """
     model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
     data, domain = waveform_data(
-        model, obs, extra_variance=extra_variance, emulator_error=emulator_error, domain=domain
+        model,
+        obs,
+        extra_variance=extra_variance,
+        emulator_error=emulator_error,
+        domain=domain,
+        band_hz=band_hz,
     )
     lik = waveform_template(model, domain, emulator_error=emulator_error is not None)
     return lik._replace(data=data, stations=obs.match(model.receivers_km).stations)
@@ -368,6 +391,30 @@ def waveform_template(
         resolution_km=model.grid_spacing_km,
         window=window,
     )
+
+
+def _band_mask(band_hz, emulator_error, domain: str, n: int, dt: float) -> np.ndarray:
+    """``[n // 2 + 1]`` 1.0 for the bins the likelihood sums over, else 0.0."""
+    if band_hz is None and emulator_error is not None:
+        band_hz = emulator_error.band_hz
+    if band_hz is None:
+        return np.ones(n // 2 + 1)
+    if domain != "frequency":
+        raise ValueError("band_hz needs domain='frequency' (the Whittle likelihood)")
+    try:
+        low, high = (float(v) for v in np.asarray(band_hz, dtype=np.float64).reshape(2))
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"band_hz must be two frequencies (low, high) in Hz; got {band_hz!r}"
+        ) from err
+    freqs = np.fft.rfftfreq(n, dt)
+    inside = band_mask((low, high), n, dt)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high) or not inside.any():
+        raise ValueError(
+            f"band_hz ({low:g}, {high:g}) Hz holds no frequency bin of the {n}-sample window "
+            f"(bins every {freqs[1]:g} Hz up to {freqs[-1]:g} Hz); give low < high inside it"
+        )
+    return inside
 
 
 def _check_extra_variance(extra_variance, shape: tuple[int, int]) -> np.ndarray:
