@@ -3,36 +3,41 @@
 An emulator's trace ``f`` differs from the simulation it replaces by an error ``e``. Left out
 of the likelihood, that error is fitted as if it were signal and the posterior is too narrow.
 On held-out simulations the error of the direct-arrival emulators is, per receiver and event,
-part a small error of the arrival's **amplitude** and **timing** (a coherent change of the whole
-trace) and part a **waveform** error spread over the frequency band. Modelled as Gaussian, the
-spectrum of the error of one trace is::
+part a small change of the whole arrival (its **amplitude**, **timing**, **phase** and
+**width**) and part a **waveform** error spread over the frequency band. Modelled as
+Gaussian, the spectrum of the error of one trace is::
 
-    E_k = eps * F_k - delta * (i omega_k) F_k + W_k,
-    (eps, delta) of all receivers ~ N(0, covariance),
+    E_k = sum_j a_j B_kj F_k + W_k,      B_k = (1, -i omega_k, -i sign(omega_k), -(omega_k dt)^2)
+    (a_1..a_4) of all receivers ~ N(0, covariance),
     E|W_k|^2 = floor_fraction_k P,
 
 with ``F`` the spectrum of the predicted trace (which already carries the event's origin time
-and amplitude: the error follows the trace wherever ``t0`` moves it and scales with the
-source), ``omega_k`` rad/s, and ``P`` the mean power of the trace's part in the signal band
-(``band_hz``; ``sum_t f_t^2 / n`` of the band-passed trace). In the
-likelihood ``P`` is the **observed** trace's power with the noise's subtracted, a plug-in that
-does not depend on the parameters: with the floor tied to the predicted amplitude instead, its
-log-determinant pulled the amplitude (and with it ``t0`` and depth) low, and the 95 % intervals
-of ``log_amplitude`` covered 0.89 and 0.76 (white and coloured noise, 300 events,
-``bench/bench_events.py``). The amplitude and timing errors of different
-receivers are correlated (an emulator set errs alike at neighbouring receivers, which mimics a
-change of the event's origin time or strength), so they share one covariance
-``[2 n_receivers, 2 n_receivers]``. The waveform part is treated as stationary (diagonal in
-frequency, as the Whittle likelihood treats the noise) and the amplitude and timing part as a
-rank-``2 n_receivers`` term, marginalised exactly by the Woodbury identity
-(:func:`jaxseis.likelihood.waveform.waveform_log_likelihood` with ``emulator_error``). The
-timing term is linearised: it holds for timing errors well below the dominant period.
+and amplitude: the arrival's error follows the trace wherever ``t0`` moves it and scales with
+the source), ``omega_k`` rad/s (:func:`error_basis`), and ``P`` the mean power of the trace's
+part in the signal band (``band_hz``; ``sum_t f_t^2 / n`` of the band-passed trace).
+
+* The arrival's errors of different receivers are correlated (an emulator set errs alike at
+  neighbouring receivers, which mimics a change of the event's origin time or strength), so
+  they share one covariance ``[4 n_receivers, 4 n_receivers]``: a rank-``4 n_receivers``
+  term, marginalised exactly by the Woodbury identity
+  (:func:`jaxseis.likelihood.waveform.waveform_log_likelihood` with ``emulator_error``). The
+  timing, phase and width terms are linearised: they hold for errors well below the
+  dominant period.
+* The waveform part is treated as stationary (diagonal in frequency, as the Whittle
+  likelihood treats the noise). In the likelihood ``P`` is the **observed** trace's in-band
+  power less the noise's, a plug-in that does not depend on the parameters: with this floor
+  tied to the predicted amplitude instead, its log-determinant pulled the amplitude (and with
+  it ``t0`` and depth) low.
+* Outside ``band_hz`` the simulations carry no signal (their wavelet is band-limited) while
+  the emulators' output keeps a small artefact of its own; under coloured noise, which is
+  weakest exactly there, that artefact biased the posterior. The likelihood therefore sums
+  over the band by default.
 
 :func:`fit_emulator_error` estimates the coefficients from simulations the emulators did not see
 in training (the **validation** split; never the events being located): per trace, the
-least-squares amplitude and timing errors give their second-moment matrix ``covariance``; per
-frequency bin, the regression of the remaining error power on the trace's power (through the
-origin) gives ``floor_fraction``.
+least-squares arrival errors give their second-moment matrix ``covariance``; per frequency
+bin, the regression of the remaining error power on the trace's in-band power (through the
+origin) gives ``floor_fraction``; the simulations' mean spectrum gives ``band_hz``.
 """
 
 from __future__ import annotations
@@ -92,9 +97,10 @@ class EmulatorError(NamedTuple):
         receivers_km: ``[n_receivers, 3]`` km.
         dt: sampling interval, s.
         n_samples: trace length.
-        covariance: ``[2 n_receivers, 2 n_receivers]`` second moments of the arrivals'
-            relative amplitude errors and timing errors (s), ordered ``(amplitude, timing)``
-            of receiver 0, then of receiver 1, ...
+        covariance: ``[4 n_receivers, 4 n_receivers]`` second moments of the arrivals'
+            errors: relative amplitude, timing (s), phase (rad) and width (samples squared,
+            the coefficient of the second derivative), in the order of :func:`error_basis`
+            for receiver 0, then for receiver 1, ...
         floor_fraction: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
             (as ``|rfft|^2``) per unit of the mean power of the trace's part in ``band_hz``.
         n_traces: number of traces per receiver the model was fitted on.

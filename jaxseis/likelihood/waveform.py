@@ -85,7 +85,7 @@ class WaveformFn:
         jac = jax.vmap(jvp, out_axes=-1)(jnp.eye(theta.shape[-1], dtype=dtype))
         if self.emulator_error:
             # exact value and gradient; the curvature of the diagonal part at the current
-            # variances (the rank-2 and variance terms dropped: Gauss-Newton only steers)
+            # variances (the low-rank arrival term dropped: Gauss-Newton only steers)
             ll, grad = jax.value_and_grad(self.__call__)(theta, model, data)
             spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
             w = data["mult"] / (data["noise_var"] + data["err_floor"])
@@ -115,8 +115,8 @@ class WaveformFn:
 
     def _with_error(self, pred, data):
         """Whittle likelihood with the emulator error marginalised (see
-        :mod:`jaxseis.likelihood.emulator_error`): diagonal per bin plus the amplitude and
-        timing errors of all receivers by the Woodbury identity."""
+        :mod:`jaxseis.likelihood.emulator_error`): the waveform error diagonal per bin, the
+        arrivals' errors of all receivers by the Woodbury identity."""
         dtype = data["mult"].dtype
         spec = jnp.fft.rfft(pred.astype(dtype), axis=-1)  # [r, k]
         var = data["noise_var"] + data["err_floor"]  # n V_k, [r, k]
