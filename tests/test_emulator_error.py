@@ -103,6 +103,9 @@ def test_save_and_load_round_trip(error, tmp_path):
         load_emulator_error(tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_emulator_error(tmp_path / "missing.npz")
+    np.savez(tmp_path / "old.npz", format=np.asarray("jaxseis-emulator-error-1"))
+    with pytest.raises(ValueError, match=r"older model .* fit it again"):
+        load_emulator_error(tmp_path / "old.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a jaxseis emulator error file"):
         load_emulator_error(tmp_path / "other.npz")

@@ -306,7 +306,13 @@ def load_emulator_error(path: str | Path) -> EmulatorError:
         )
     try:
         with np.load(path, allow_pickle=False) as z:
-            if "format" not in z or str(z["format"]) != _FORMAT:
+            found = str(z["format"]) if "format" in z else ""
+            if found.startswith("jaxseis-emulator-error-") and found != _FORMAT:
+                raise ValueError(
+                    f"{path} is an emulator error file of an older model ({found}); fit it "
+                    "again with fit_emulator_error and save_emulator_error"
+                )
+            if found != _FORMAT:
                 raise ValueError(f"{path} is not a jaxseis emulator error file ({_FORMAT})")
             fields = {f: z[f] for f in EmulatorError._fields}
     except (OSError, KeyError, EOFError, ValueError) as err:
