@@ -306,6 +306,16 @@ def test_locate_with_the_emulator_error_model(tmp_path, capsys):
     (tmp_path / "bad.npz").write_text("no")
     code = main([*common, "--emulator-error", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "b")])
     assert "cannot read the emulator error file" in _one_line_error(capsys, code, "locate")
+    # --band: the likelihood over 2-20 Hz, recorded in the summary; an empty band is one line
+    code = main([*common, "--band", "2", "20", "-o", str(tmp_path / "band")])
+    assert code == 0, capsys.readouterr().err
+    s = json.loads((tmp_path / "band" / "summary.json").read_text())
+    assert s["band_hz"] == [2.0, 20.0]
+    assert np.all(
+        np.abs(np.asarray(s["mean"])[:3] - js.PAPER_EVENT_KM) < 4 * np.asarray(s["std"])[:3]
+    )
+    code = main([*common, "--band", "200", "300", "-o", str(tmp_path / "empty")])
+    assert "holds no frequency bin" in _one_line_error(capsys, code, "locate")
 
 
 def test_locate_progress_on_a_terminal_unless_no_progress(tmp_path, monkeypatch, capsys):

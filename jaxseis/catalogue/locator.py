@@ -103,6 +103,8 @@ class Locator:
             :func:`jaxseis.likelihood.waveform_log_likelihood`.
         emulator_error: the emulator set's :class:`~jaxseis.likelihood.EmulatorError`,
             marginalised in every event's likelihood (needs ``domain="frequency"``).
+        band_hz: ``(low, high)`` Hz of the frequency-domain likelihood (default: the error
+            model's band, else all bins; see :func:`jaxseis.likelihood.waveform_data`).
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
 
     Raises:
@@ -122,6 +124,7 @@ class Locator:
         domain: str = "time",
         extra_variance=None,
         emulator_error: EmulatorError | None = None,
+        band_hz=None,
         keep_draws: bool = False,
     ):
         if method not in ("laplace", "nuts"):
@@ -142,6 +145,7 @@ class Locator:
         self.domain = domain
         self.extra_variance = extra_variance
         self.emulator_error = emulator_error
+        self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
         self.num_devices = jax.local_device_count()
         self._bank: Bank | None = None
@@ -185,7 +189,7 @@ class Locator:
             raise ValueError(f"expected an Observation; got {type(obs).__name__}")
         data, _ = waveform_data(
             self.model, obs, extra_variance=self.extra_variance,
-            emulator_error=self.emulator_error, domain=self.domain,
+            emulator_error=self.emulator_error, domain=self.domain, band_hz=self.band_hz,
         )  # fmt: skip
         return data
 

@@ -67,6 +67,8 @@ class LocatorSpec(NamedTuple):
             the benchmark's validation split; see
             :func:`jaxseis.pretrained.bundled_emulator_error`), a file written by
             :func:`jaxseis.likelihood.emulator_error.save_emulator_error`, or None.
+        band_hz: ``(low, high)`` Hz of the frequency-domain likelihood, or None (the error
+            model's band, else all bins).
     """
 
     models: tuple[str, ...] = ()
@@ -81,6 +83,7 @@ class LocatorSpec(NamedTuple):
     devices: int | None = None
     keep_draws: bool = False
     emulator_error: str | None = None
+    band_hz: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, prior: BoxPrior, **fields) -> LocatorSpec:
@@ -135,7 +138,7 @@ def build_locator(spec: LocatorSpec) -> Locator:
             emulators, BoxPrior(np.asarray(lower), np.asarray(upper), t0, log_amplitude),
             method=spec.method, stage=spec.stage, nuts=spec.nuts, seed=spec.seed,
             block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
-            emulator_error=error,
+            emulator_error=error, band_hz=spec.band_hz,
         )  # fmt: skip
     return _LOCATORS[spec]
 

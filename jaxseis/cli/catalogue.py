@@ -79,10 +79,13 @@ def _locate_catalogue(args) -> None:
 
 
 def _error_spec(args) -> dict:
-    """The spec's ``emulator_error`` and ``domain`` fields of ``--emulator-error`` (the model
-    itself is read on every worker)."""
+    """The spec's ``emulator_error``, ``band_hz`` and ``domain`` fields of ``--emulator-error``
+    and ``--band`` (the model itself is read on every worker)."""
     source = emulator_error_source(args)
-    return {} if source is None else {"emulator_error": source, "domain": "frequency"}
+    fields = {} if source is None else {"emulator_error": source, "domain": "frequency"}
+    if args.band is not None:
+        fields |= {"band_hz": tuple(args.band), "domain": "frequency"}
+    return fields
 
 
 def register(sub) -> None:

@@ -206,7 +206,7 @@ def model_files(paths, kind: str | None = None) -> list[Path]:
 def add_model_arguments(
     parser, *, what: str = "the bundled ones of the 4 location receivers", error: bool = False
 ):
-    """``--models`` and ``--kind`` (and ``--emulator-error`` with ``error``)."""
+    """``--models`` and ``--kind`` (and ``--emulator-error`` and ``--band`` with ``error``)."""
     parser.add_argument(
         "--models",
         nargs="+",
@@ -222,6 +222,14 @@ def add_model_arguments(
         help="marginalise the emulators' error in the waveform likelihood: 'bundled' (the "
         "bundled emulators' model, fitted on the benchmark's validation split) or a file of "
         "jaxseis.likelihood.emulator_error.save_emulator_error (default: none)",
+    )
+    parser.add_argument(
+        "--band",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="frequency band (Hz) of the waveform likelihood, which then runs in the "
+        "frequency domain (default: the error model's signal band, else all frequencies)",
     )
 
 

@@ -80,8 +80,9 @@ def _likelihood(args, emulators, obs, log):
         from jaxseis.likelihood import waveform_log_likelihood
 
         error = emulator_error_of(args)
-        lik = waveform_log_likelihood(emulators, obs, emulator_error=error)
-        return lik, ({} if error is None else {"emulator_error": args.emulator_error})
+        lik = waveform_log_likelihood(emulators, obs, emulator_error=error, band_hz=args.band)
+        attrs = {} if error is None else {"emulator_error": args.emulator_error}
+        return lik, attrs | ({} if args.band is None else {"band_hz": list(args.band)})
     from jaxseis.likelihood import edt_log_likelihood
     from jaxseis.picking import picks_of
     from jaxseis.traveltime import traveltime_tables

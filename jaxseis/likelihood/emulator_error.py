@@ -3,30 +3,41 @@
 An emulator's trace ``f`` differs from the simulation it replaces by an error ``e``. Left out
 of the likelihood, that error is fitted as if it were signal and the posterior is too narrow.
 On held-out simulations the error of the direct-arrival emulators is, per receiver and event,
-part a small error of the arrival's **amplitude** and **timing** (a coherent change of the whole
-trace) and part a **waveform** error spread over the frequency band. Modelled as Gaussian, the
-spectrum of the error of one trace is::
+part a small change of the whole arrival (its **amplitude**, **timing**, **phase** and
+**width**) and part a **waveform** error spread over the frequency band. Modelled as
+Gaussian, the spectrum of the error of one trace is::
 
-    E_k = eps * F_k - delta * (i omega_k) F_k + W_k,
-    (eps, delta) of all receivers ~ N(0, covariance),
-    E|W_k|^2 = relative_var_k |F_k|^2 + A^2 floor_var_k,
+    E_k = sum_j a_j B_kj F_k + W_k,      B_k = (1, -i omega_k, -i sign(omega_k), -(omega_k dt)^2)
+    (a_1..a_4) of all receivers ~ N(0, covariance),
+    E|W_k|^2 = floor_fraction_k P,
 
 with ``F`` the spectrum of the predicted trace (which already carries the event's origin time
-and amplitude ``A = exp(log_amplitude)``: the error follows the trace wherever ``t0`` moves it
-and scales with the source), ``omega_k`` rad/s. The amplitude and timing errors of different
-receivers are correlated (an emulator set errs alike at neighbouring receivers, which mimics a
-change of the event's origin time or strength), so they share one covariance
-``[2 n_receivers, 2 n_receivers]``. The waveform part is treated as stationary (diagonal in
-frequency, as the Whittle likelihood treats the noise) and the amplitude and timing part as a
-rank-``2 n_receivers`` term, marginalised exactly by the Woodbury identity
-(:func:`jaxseis.likelihood.waveform.waveform_log_likelihood` with ``emulator_error``). The
-timing term is linearised: it holds for timing errors well below the dominant period.
+and amplitude: the arrival's error follows the trace wherever ``t0`` moves it and scales with
+the source), ``omega_k`` rad/s (:func:`error_basis`), and ``P`` the mean power of the trace's
+part in the signal band (``band_hz``; ``sum_t f_t^2 / n`` of the band-passed trace).
+
+* The arrival's errors of different receivers are correlated (an emulator set errs alike at
+  neighbouring receivers, which mimics a change of the event's origin time or strength), so
+  they share one covariance ``[4 n_receivers, 4 n_receivers]``: a rank-``4 n_receivers``
+  term, marginalised exactly by the Woodbury identity
+  (:func:`jaxseis.likelihood.waveform.waveform_log_likelihood` with ``emulator_error``). The
+  timing, phase and width terms are linearised: they hold for errors well below the
+  dominant period.
+* The waveform part is treated as stationary (diagonal in frequency, as the Whittle
+  likelihood treats the noise). In the likelihood ``P`` is the **observed** trace's in-band
+  power less the noise's, a plug-in that does not depend on the parameters: with this floor
+  tied to the predicted amplitude instead, its log-determinant pulled the amplitude (and with
+  it ``t0`` and depth) low.
+* Outside ``band_hz`` the simulations carry no signal (their wavelet is band-limited) while
+  the emulators' output keeps a small artefact of its own; under coloured noise, which is
+  weakest exactly there, that artefact biased the posterior. The likelihood therefore sums
+  over the band by default.
 
 :func:`fit_emulator_error` estimates the coefficients from simulations the emulators did not see
 in training (the **validation** split; never the events being located): per trace, the
-least-squares amplitude and timing errors give their second-moment matrix ``covariance``; per
-frequency bin, a non-negative regression of the remaining error power on ``|F_k|^2`` gives
-``relative_var`` and ``floor_var``.
+least-squares arrival errors give their second-moment matrix ``covariance``; per frequency
+bin, the regression of the remaining error power on the trace's in-band power (through the
+origin) gives ``floor_fraction``; the simulations' mean spectrum gives ``band_hz``.
 """
 
 from __future__ import annotations
@@ -47,14 +58,36 @@ from jaxseis.noise import rfft_weights
 
 __all__ = [
     "EmulatorError",
+    "band_mask",
     "emulator_error_terms",
+    "error_basis",
     "fit_emulator_error",
     "load_emulator_error",
     "save_emulator_error",
 ]
 
 _MIN_TRACES = 20
-_FORMAT = "jaxseis-emulator-error-1"
+#: the signal band: bins whose mean power over the held-out simulations is within this many
+#: decibels of the peak bin's
+SIGNAL_DB = 40.0
+#: columns of the arrivals' error per receiver: amplitude, timing, phase, width
+N_BASIS = 4
+
+
+def error_basis(n_samples: int, dt: float) -> np.ndarray:
+    """``[n_samples // 2 + 1, N_BASIS]`` complex multipliers of a trace's spectrum ``F_k``
+    whose columns are the spectra of its changes: of amplitude (``F``), of timing by one
+    second (``-i omega F``), of phase by one radian (``-i sign(omega) F``, the Hilbert
+    transform) and of width (``-(omega dt)^2 F``, the second derivative in samples)."""
+    omega = 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt))
+    hilbert = -1j * np.sign(omega)
+    if n_samples % 2 == 0:
+        hilbert[-1] = 0.0  # the Nyquist bin of a real trace stays real
+    cols = [np.ones_like(omega), -1j * omega, hilbert, -((omega * dt) ** 2)]
+    return np.stack(cols, axis=-1).astype(np.complex128)
+
+
+_FORMAT = "jaxseis-emulator-error-2"
 
 
 class EmulatorError(NamedTuple):
@@ -64,33 +97,41 @@ class EmulatorError(NamedTuple):
         receivers_km: ``[n_receivers, 3]`` km.
         dt: sampling interval, s.
         n_samples: trace length.
-        covariance: ``[2 n_receivers, 2 n_receivers]`` second moments of the arrivals'
-            relative amplitude errors and timing errors (s), ordered ``(amplitude, timing)``
-            of receiver 0, then of receiver 1, ...
-        relative_var: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
-            relative to the predicted trace's power ``|F_k|^2``.
-        floor_var: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin at unit
-            amplitude (trace units squared times samples, as ``|rfft|^2``).
+        covariance: ``[4 n_receivers, 4 n_receivers]`` second moments of the arrivals'
+            errors: relative amplitude, timing (s), phase (rad) and width (samples squared,
+            the coefficient of the second derivative), in the order of :func:`error_basis`
+            for receiver 0, then for receiver 1, ...
+        floor_fraction: ``[n_receivers, n_samples // 2 + 1]`` waveform error power per bin
+            (as ``|rfft|^2``) per unit of the mean power of the trace's part in ``band_hz``.
         n_traces: number of traces per receiver the model was fitted on.
+        band_hz: ``[2]`` the band (Hz) where the held-out simulations carry signal: their
+            mean power per bin within :data:`SIGNAL_DB` of its peak. Outside it the
+            emulators' output is their own artefact (what the simulations lack, not an error
+            around a signal), and the likelihood leaves it out by default.
     """
 
     receivers_km: np.ndarray
     dt: float
     n_samples: int
     covariance: np.ndarray
-    relative_var: np.ndarray
-    floor_var: np.ndarray
+    floor_fraction: np.ndarray
     n_traces: int
+    band_hz: np.ndarray
 
     @property
     def amplitude_sd(self) -> np.ndarray:
         """``[n_receivers]`` relative sd of each arrival's amplitude error."""
-        return np.sqrt(np.diag(np.asarray(self.covariance))[0::2])
+        return np.sqrt(np.diag(np.asarray(self.covariance))[0::N_BASIS])
 
     @property
     def timing_sd_s(self) -> np.ndarray:
         """``[n_receivers]`` sd of each arrival's timing error, s."""
-        return np.sqrt(np.diag(np.asarray(self.covariance))[1::2])
+        return np.sqrt(np.diag(np.asarray(self.covariance))[1::N_BASIS])
+
+    @property
+    def phase_sd_rad(self) -> np.ndarray:
+        """``[n_receivers]`` sd of each arrival's phase error, rad."""
+        return np.sqrt(np.diag(np.asarray(self.covariance))[2::N_BASIS])
 
     def check(self) -> EmulatorError:
         """``self``, validated (shapes and finite, non-negative values).
@@ -101,9 +142,8 @@ class EmulatorError(NamedTuple):
         r = np.asarray(self.receivers_km)
         n_freq = int(self.n_samples) // 2 + 1
         shapes = {
-            "covariance": (2 * r.shape[0], 2 * r.shape[0]),
-            "relative_var": (r.shape[0], n_freq),
-            "floor_var": (r.shape[0], n_freq),
+            "covariance": (N_BASIS * r.shape[0], N_BASIS * r.shape[0]),
+            "floor_fraction": (r.shape[0], n_freq),
         }
         for name, shape in shapes.items():
             v = np.asarray(getattr(self, name), dtype=np.float64)
@@ -111,6 +151,13 @@ class EmulatorError(NamedTuple):
                 raise ValueError(f"EmulatorError.{name} has shape {v.shape}; expected {shape}")
             if not np.all(np.isfinite(v)) or (name != "covariance" and np.any(v < 0)):
                 raise ValueError(f"EmulatorError.{name} must be finite and >= 0")
+        band = np.asarray(self.band_hz, dtype=np.float64)
+        nyquist = 0.5 / float(self.dt)
+        if band.shape != (2,) or not (0.0 <= band[0] < band[1] <= nyquist * (1 + 1e-9)):
+            raise ValueError(
+                f"EmulatorError.band_hz must be (low, high) with 0 <= low < high <= {nyquist:g} "
+                f"Hz; got {band}"
+            )
         cov = np.asarray(self.covariance, dtype=np.float64)
         if not np.allclose(cov, cov.T) or np.linalg.eigvalsh(cov).min() < -1e-9 * np.trace(cov):
             raise ValueError("EmulatorError.covariance must be symmetric positive semi-definite")
@@ -161,36 +208,46 @@ def fit_emulator_error(
         pred = map_batches(run, sources, 256)  # [m, r, n]
     pred = np.swapaxes(np.asarray(pred, dtype=np.float64), 0, 1)  # [r, m, n]
     c = rfft_weights(n)
-    omega = 2.0 * np.pi * np.fft.rfftfreq(n, model.dt)
     spec = np.fft.rfft(pred, axis=-1)
     resid = np.fft.rfft(sim - pred, axis=-1)
-    basis = np.stack([spec, -1j * omega * spec], axis=-1)  # [r, m, k, 2]
+    basis = spec[..., None] * error_basis(n, model.dt)  # [r, m, k, N_BASIS]
     gram = np.einsum("k,rmki,rmkj->rmij", c, basis.conj(), basis).real
     proj = np.einsum("k,rmki,rmk->rmi", c, basis.conj(), resid).real
-    gram = gram + 1e-12 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(2)
+    gram = gram + 1e-10 * np.diagonal(gram, axis1=-2, axis2=-1)[..., None] * np.eye(N_BASIS)
     z = np.linalg.solve(gram, proj[..., None])[..., 0]  # [r, m, 2]
-    flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, 2 r]
+    flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, N_BASIS r]
     covariance = flat.T @ flat / flat.shape[0]
     rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
-    relative, floor = _bin_regression(np.abs(spec) ** 2, rest)
+    band = _signal_band(np.fft.rfft(sim, axis=-1), model.dt, n)
+    in_band = band_mask(band, n, model.dt)
+    # the predicted trace's power in the band, sum_t f_t^2 / n of its band-passed part, [r, m]
+    power = np.einsum("k,rmk->rm", c * in_band, np.abs(spec) ** 2) / n**2
+    # per receiver and bin, least squares of rest ~ floor * power over the traces
+    floor = np.einsum("rm,rmk->rk", power, rest) / np.sum(power**2, axis=1)[:, None]
     return EmulatorError(
         receivers_km=np.asarray(model.receivers_km, dtype=np.float64),
         dt=float(model.dt),
         n_samples=int(n),
         covariance=covariance,
-        relative_var=relative,
-        floor_var=floor,
+        floor_fraction=floor,
         n_traces=int(sources.shape[0]),
+        band_hz=band,
     ).check()
 
 
-def emulator_error_terms(error: EmulatorError, receivers_km, dt: float, n_samples: int) -> dict:
+def emulator_error_terms(
+    error: EmulatorError, receivers_km, dt: float, n_samples: int, trace_power
+) -> dict:
     """The error model's arrays for a likelihood's ``data``, checked against its receivers
     ``[n_receivers, 3]`` km (same order), sampling interval (s) and trace length.
 
+    ``trace_power`` ``[n_receivers]`` is the observed signal's mean power per receiver
+    (``sum_t d_t^2 / n`` less the noise's variance, clipped at zero; trace units squared): it
+    sets the waveform error's floor.
+
     Returns:
-        ``{"err_chol": [2 r, 2 r] (a square root L of the covariance, L L^T), "err_rel":
-        [r, k], "err_floor": [r, k], "omega": [k] rad/s}`` as float64 NumPy arrays.
+        ``{"err_chol": [2 r, 2 r] (a square root L of the covariance, L L^T), "err_floor":
+        [r, k] (as |rfft|^2), "omega": [k] rad/s}`` as float64 NumPy arrays.
 
     Raises:
         ValueError: an error model of other receivers, sampling or window length.
@@ -209,13 +266,17 @@ def emulator_error_terms(error: EmulatorError, receivers_km, dt: float, n_sample
             f"the emulator error model has {error.n_samples} samples at {error.dt * 1e3:g} ms "
             f"but the likelihood {n_samples} at {dt * 1e3:g} ms; fit it on the same emulators"
         )
+    power = np.asarray(trace_power, dtype=np.float64)
+    if power.shape != (rec.shape[0],) or not np.all(np.isfinite(power)) or np.any(power < 0):
+        raise ValueError(
+            f"trace_power must be {rec.shape[0]} finite values >= 0 (one per receiver); got {power}"
+        )
     cov = np.asarray(error.covariance, dtype=np.float64)
     lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
     return {
         "err_chol": vec * np.sqrt(np.maximum(lam, 0.0)),
-        "err_rel": np.asarray(error.relative_var, dtype=np.float64),
-        "err_floor": np.asarray(error.floor_var, dtype=np.float64),
-        "omega": 2.0 * np.pi * np.fft.rfftfreq(int(n_samples), float(dt)),
+        "err_floor": np.asarray(error.floor_fraction, dtype=np.float64) * power[:, None],
+        "err_basis": error_basis(int(n_samples), float(dt)),
     }
 
 
@@ -245,7 +306,13 @@ def load_emulator_error(path: str | Path) -> EmulatorError:
         )
     try:
         with np.load(path, allow_pickle=False) as z:
-            if "format" not in z or str(z["format"]) != _FORMAT:
+            found = str(z["format"]) if "format" in z else ""
+            if found.startswith("jaxseis-emulator-error-") and found != _FORMAT:
+                raise ValueError(
+                    f"{path} is an emulator error file of an older model ({found}); fit it "
+                    "again with fit_emulator_error and save_emulator_error"
+                )
+            if found != _FORMAT:
                 raise ValueError(f"{path} is not a jaxseis emulator error file ({_FORMAT})")
             fields = {f: z[f] for f in EmulatorError._fields}
     except (OSError, KeyError, EOFError, ValueError) as err:
@@ -258,18 +325,18 @@ def load_emulator_error(path: str | Path) -> EmulatorError:
     return EmulatorError(**fields).check()
 
 
-def _bin_regression(power: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per receiver and bin, ``rest ~ a * power + b`` with ``a, b >= 0`` (least squares over
-    traces). ``power``, ``rest``: ``[r, m, k]``; returns ``a, b`` ``[r, k]``."""
-    p_mean, q_mean = power.mean(axis=1), rest.mean(axis=1)
-    cov = ((power - p_mean[:, None]) * (rest - q_mean[:, None])).mean(axis=1)
-    var = ((power - p_mean[:, None]) ** 2).mean(axis=1)
-    a = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
-    b = q_mean - a * p_mean
-    # the constrained solutions at the boundary: a = 0 (b = mean) or b = 0 (a through origin)
-    p2 = (power**2).mean(axis=1)
-    a0 = np.where(p2 > 0, (power * rest).mean(axis=1) / np.where(p2 > 0, p2, 1.0), 0.0)
-    neg_a, neg_b = a < 0, b < 0
-    a = np.where(neg_a, 0.0, np.where(neg_b, a0, a))
-    b = np.where(neg_a, q_mean, np.where(neg_b, 0.0, b))
-    return np.maximum(a, 0.0), np.maximum(b, 0.0)
+def _signal_band(spectra: np.ndarray, dt: float, n: int) -> np.ndarray:
+    """``(low, high)`` Hz: the outermost bins whose mean power over all traces
+    ``spectra [..., k]`` is within :data:`SIGNAL_DB` of the peak."""
+    power = np.mean(np.abs(spectra.reshape(-1, spectra.shape[-1])) ** 2, axis=0)
+    inside = np.flatnonzero(power >= power.max() * 10.0 ** (-SIGNAL_DB / 10.0))
+    freqs = np.fft.rfftfreq(n, dt)
+    return np.array([freqs[inside[0]], freqs[inside[-1]]])
+
+
+def band_mask(band_hz, n_samples: int, dt: float) -> np.ndarray:
+    """``[n_samples // 2 + 1]`` 1.0 for the one-sided DFT bins inside ``band_hz = (low, high)``
+    Hz (inclusive), else 0.0."""
+    freqs = np.fft.rfftfreq(int(n_samples), float(dt))
+    low, high = band_hz
+    return ((freqs >= low) & (freqs <= high)).astype(np.float64)

@@ -37,7 +37,7 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, apply_forward, forward_model
 from jaxseis.likelihood.base import PARAMS, Likelihood
-from jaxseis.likelihood.emulator_error import EmulatorError, emulator_error_terms
+from jaxseis.likelihood.emulator_error import EmulatorError, band_mask, emulator_error_terms
 from jaxseis.noise import WhiteNoise, rfft_weights
 from jaxseis.observation import Observation
 
@@ -63,7 +63,7 @@ class WaveformFn:
     def __call__(self, theta, model, data):
         pred = apply_forward(self.static, model, theta)
         if self.emulator_error:
-            return self._with_error(theta, pred, data)
+            return self._with_error(pred, data)
         if self.domain == "time":
             r = data["traces"] - pred.astype(data["traces"].dtype)
             return data["log_norm"] - 0.5 * jnp.sum(r * r * data["inv_var"])
@@ -85,10 +85,10 @@ class WaveformFn:
         jac = jax.vmap(jvp, out_axes=-1)(jnp.eye(theta.shape[-1], dtype=dtype))
         if self.emulator_error:
             # exact value and gradient; the curvature of the diagonal part at the current
-            # variances (the rank-2 and variance terms dropped: Gauss-Newton only steers)
+            # variances (the low-rank arrival term dropped: Gauss-Newton only steers)
             ll, grad = jax.value_and_grad(self.__call__)(theta, model, data)
             spec = jnp.fft.rfft(pred.astype(data["weight"].dtype), axis=-1)
-            w = data["mult"] / (data["noise_var"] + self._error_power(theta, spec, data))
+            w = data["mult"] / (data["noise_var"] + data["err_floor"])
             jspec = jnp.fft.rfft(jac.astype(w.dtype), axis=-2)
             info = jnp.einsum(
                 "rf,rfkl->kl", w, (jnp.conj(jspec)[..., :, None] * jspec[..., None, :]).real
@@ -113,34 +113,54 @@ class WaveformFn:
         )
         return ll, grad, info
 
-    @staticmethod
-    def _error_power(theta, spec, data):
-        """The waveform part of the emulator error's power per bin ``[r, k]``."""
-        amp2 = jnp.exp(2.0 * theta[4]).astype(spec.real.dtype)
-        return data["err_rel"] * (spec.real**2 + spec.imag**2) + amp2 * data["err_floor"]
-
-    def _with_error(self, theta, pred, data):
+    def _with_error(self, pred, data):
         """Whittle likelihood with the emulator error marginalised (see
-        :mod:`jaxseis.likelihood.emulator_error`): diagonal per bin plus the amplitude and
-        timing errors of all receivers by the Woodbury identity."""
+        :mod:`jaxseis.likelihood.emulator_error`): the waveform error diagonal per bin, the
+        arrivals' errors of all receivers by the Woodbury identity."""
         dtype = data["mult"].dtype
         spec = jnp.fft.rfft(pred.astype(dtype), axis=-1)  # [r, k]
-        var = data["noise_var"] + self._error_power(theta, spec, data)  # n V_k, [r, k]
+        var = data["noise_var"] + data["err_floor"]  # n V_k, [r, k]
         w = data["mult"] / var
         resid = data["spec"] - spec
         quad = jnp.sum(w * (resid.real**2 + resid.imag**2), axis=-1)  # [r]
         log_det = jnp.sum(data["mult"] * jnp.log(2.0 * jnp.pi * var / data["n"]), axis=-1)
-        basis = jnp.stack([spec, -1j * data["omega"] * spec], axis=-1)  # [r, k, 2]
+        basis = spec[..., None] * data["err_basis"]  # [r, k, b]
         n_rec = basis.shape[0]
-        gram = jnp.einsum("rk,rki,rkj->rij", w, jnp.conj(basis), basis).real  # [r, 2, 2]
+        gram = jnp.einsum("rk,rki,rkj->rij", w, jnp.conj(basis), basis).real  # [r, b, b]
         proj = jnp.einsum("rk,rki,rk->ri", w, jnp.conj(basis), resid).real.reshape(-1)
-        block = jax.scipy.linalg.block_diag(*[gram[i] for i in range(n_rec)])  # [2r, 2r]
+        block = jax.scipy.linalg.block_diag(*[gram[i] for i in range(n_rec)])  # [br, br]
         root = data["err_chol"]  # covariance = root root^T
-        inner = jnp.eye(2 * n_rec, dtype=dtype) + root.T @ block @ root
-        chol = jnp.linalg.cholesky(inner)
-        u = jax.scipy.linalg.solve_triangular(chol, root.T @ proj, lower=True)
+        inner = jnp.eye(root.shape[0], dtype=dtype) + root.T @ block @ root
+        chol = _small_cholesky(inner)
+        u = _forward_substitution(chol, root.T @ proj)
         log_det_inner = 2.0 * jnp.sum(jnp.log(jnp.diag(chol)))
         return -0.5 * (jnp.sum(quad + log_det) - jnp.sum(u * u) + log_det_inner)
+
+
+def _small_cholesky(a):
+    """Lower Cholesky factor of a small SPD matrix ``[m, m]`` in plain array operations.
+
+    XLA's CPU runtime calls LAPACK for ``jnp.linalg.cholesky``; with the program split over
+    two CPU devices, concurrent LAPACK calls left the catalogue waiting forever (measured
+    with the 16 x 16 Woodbury matrix of four receivers). ``m`` column steps of vector
+    operations avoid the library call and cost little at this size.
+    """
+    m = a.shape[-1]
+    low = jnp.zeros_like(a)
+    for j in range(m):
+        row = low[j, :j]
+        d = jnp.sqrt(a[j, j] - jnp.dot(row, row))
+        col = (a[j + 1 :, j] - low[j + 1 :, :j] @ row) / d
+        low = low.at[j, j].set(d).at[j + 1 :, j].set(col)
+    return low
+
+
+def _forward_substitution(low, b):
+    """``low^-1 b`` for a lower triangular ``low [m, m]`` and ``b [m]``."""
+    x = jnp.zeros_like(b)
+    for j in range(b.shape[-1]):
+        x = x.at[j].set((b[j] - jnp.dot(low[j, :j], x[:j])) / low[j, j])
+    return x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +239,7 @@ def waveform_data(
     extra_variance=None,
     emulator_error: EmulatorError | None = None,
     domain=None,
+    band_hz=None,
 ):
     """The event's arrays of a waveform likelihood (``data`` of :class:`Likelihood`).
 
@@ -233,7 +254,12 @@ def waveform_data(
             (from :func:`~jaxseis.likelihood.fit_emulator_error`), marginalised in the
             likelihood (frequency domain, white or coloured noise).
         domain: ``"time"`` (white noise only) or ``"frequency"``; default: ``"time"`` for
-            white noise without an emulator error model, else ``"frequency"``.
+            white noise without an emulator error model or band, else ``"frequency"``.
+        band_hz: ``(low, high)`` Hz: the frequency-domain likelihood sums over the bins in
+            this band only (the likelihood of the band-passed traces; exact for the Whittle
+            model, whose bins are independent). Default: the emulator error model's
+            ``band_hz`` (where the emulators' training simulations carry signal), else all
+            bins.
 
     Returns:
         ``(data dict of float64 NumPy arrays, domain)``.
@@ -249,7 +275,8 @@ def waveform_data(
         )
     white = isinstance(obs.noise, WhiteNoise)
     if domain is None:
-        domain = "time" if white and emulator_error is None else "frequency"
+        plain = emulator_error is None and band_hz is None
+        domain = "time" if white and plain else "frequency"
     if domain not in ("time", "frequency"):
         raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
     if domain == "time" and not white:
@@ -260,8 +287,15 @@ def waveform_data(
         raise ValueError("extra_variance is supported with white noise in the time domain only")
     if emulator_error is not None and domain != "frequency":
         raise ValueError("an emulator error model needs domain='frequency'")
+    if emulator_error is not None:
+        if not isinstance(emulator_error, EmulatorError):
+            raise ValueError(
+                f"emulator_error must be an EmulatorError; got {type(emulator_error).__name__}"
+            )
+        emulator_error = emulator_error.check()
     n = obs.n_samples
-    c = rfft_weights(n)
+    c_all = rfft_weights(n)
+    c = c_all * _band_mask(band_hz, emulator_error, domain, n, obs.dt)
     spec = np.fft.rfft(obs.traces, axis=-1)
     if domain == "time":
         var = np.broadcast_to((np.asarray(obs.noise.sigma) ** 2)[:, None], obs.traces.shape)
@@ -279,7 +313,12 @@ def waveform_data(
     data["spec"] = spec
     data["weight"] = c / (n * s_k)
     if emulator_error is not None:
-        data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n))
+        # the observed signal power in the error model's band per receiver (the noise's
+        # subtracted): it sets the waveform error's floor
+        c_model = c_all * band_mask(emulator_error.band_hz, n, obs.dt)
+        excess = np.sum(c_model * (np.abs(spec) ** 2 - n * s_k), axis=-1)
+        power = np.maximum(excess, 0.0) / n**2
+        data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power))
         data["noise_var"] = n * s_k
         data["mult"] = c
         data["n"] = np.float64(n)
@@ -293,6 +332,7 @@ def waveform_log_likelihood(
     extra_variance=None,
     emulator_error: EmulatorError | None = None,
     domain: str | None = None,
+    band_hz=None,
 ) -> Likelihood:
     """The Gaussian waveform likelihood of an observation under an emulator set.
 
@@ -302,7 +342,7 @@ def waveform_log_likelihood(
             :func:`jaxseis.forward.forward_model` (which saves that work per event).
         obs: the :class:`~jaxseis.observation.Observation`; its noise model chooses the
             likelihood (white: time domain; coloured: Whittle, frequency domain).
-        extra_variance, emulator_error, domain: see :func:`waveform_data`.
+        extra_variance, emulator_error, domain, band_hz: see :func:`waveform_data`.
 
     Returns:
         A :class:`~jaxseis.likelihood.Likelihood` of all five event parameters (fix ``t0``
@@ -315,7 +355,12 @@ def waveform_log_likelihood(
     """
     model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
     data, domain = waveform_data(
-        model, obs, extra_variance=extra_variance, emulator_error=emulator_error, domain=domain
+        model,
+        obs,
+        extra_variance=extra_variance,
+        emulator_error=emulator_error,
+        domain=domain,
+        band_hz=band_hz,
     )
     lik = waveform_template(model, domain, emulator_error=emulator_error is not None)
     return lik._replace(data=data, stations=obs.match(model.receivers_km).stations)
@@ -346,6 +391,30 @@ def waveform_template(
         resolution_km=model.grid_spacing_km,
         window=window,
     )
+
+
+def _band_mask(band_hz, emulator_error, domain: str, n: int, dt: float) -> np.ndarray:
+    """``[n // 2 + 1]`` 1.0 for the bins the likelihood sums over, else 0.0."""
+    if band_hz is None and emulator_error is not None:
+        band_hz = emulator_error.band_hz
+    if band_hz is None:
+        return np.ones(n // 2 + 1)
+    if domain != "frequency":
+        raise ValueError("band_hz needs domain='frequency' (the Whittle likelihood)")
+    try:
+        low, high = (float(v) for v in np.asarray(band_hz, dtype=np.float64).reshape(2))
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"band_hz must be two frequencies (low, high) in Hz; got {band_hz!r}"
+        ) from err
+    freqs = np.fft.rfftfreq(n, dt)
+    inside = band_mask((low, high), n, dt)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high) or not inside.any():
+        raise ValueError(
+            f"band_hz ({low:g}, {high:g}) Hz holds no frequency bin of the {n}-sample window "
+            f"(bins every {freqs[1]:g} Hz up to {freqs[-1]:g} Hz); give low < high inside it"
+        )
+    return inside
 
 
 def _check_extra_variance(extra_variance, shape: tuple[int, int]) -> np.ndarray:
