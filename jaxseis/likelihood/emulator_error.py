@@ -59,6 +59,7 @@ from jaxseis.noise import rfft_weights
 __all__ = [
     "EmulatorError",
     "band_mask",
+    "band_power",
     "emulator_error_terms",
     "error_basis",
     "fit_emulator_error",
@@ -209,19 +210,18 @@ def fit_emulator_error(
     pred = np.swapaxes(np.asarray(pred, dtype=np.float64), 0, 1)  # [r, m, n]
     c = rfft_weights(n)
     spec = np.fft.rfft(pred, axis=-1)
-    resid = np.fft.rfft(sim - pred, axis=-1)
+    sim_spec = np.fft.rfft(sim, axis=-1)
+    resid = sim_spec - spec
     basis = spec[..., None] * error_basis(n, model.dt)  # [r, m, k, N_BASIS]
     gram = np.einsum("k,rmki,rmkj->rmij", c, basis.conj(), basis).real
     proj = np.einsum("k,rmki,rmk->rmi", c, basis.conj(), resid).real
     gram = gram + 1e-10 * np.diagonal(gram, axis1=-2, axis2=-1)[..., None] * np.eye(N_BASIS)
-    z = np.linalg.solve(gram, proj[..., None])[..., 0]  # [r, m, 2]
+    z = np.linalg.solve(gram, proj[..., None])[..., 0]  # [r, m, N_BASIS]
     flat = np.swapaxes(z, 0, 1).reshape(z.shape[1], -1)  # [m, N_BASIS r]
     covariance = flat.T @ flat / flat.shape[0]
     rest = np.abs(resid - np.einsum("rmki,rmi->rmk", basis, z)) ** 2  # [r, m, k]
-    band = _signal_band(np.fft.rfft(sim, axis=-1), model.dt, n)
-    in_band = band_mask(band, n, model.dt)
-    # the predicted trace's power in the band, sum_t f_t^2 / n of its band-passed part, [r, m]
-    power = np.einsum("k,rmk->rm", c * in_band, np.abs(spec) ** 2) / n**2
+    band = _signal_band(sim_spec, model.dt, n)
+    power = band_power(spec, band, n, model.dt)  # the predicted traces' in-band power, [r, m]
     # per receiver and bin, least squares of rest ~ floor * power over the traces
     floor = np.einsum("rm,rmk->rk", power, rest) / np.sum(power**2, axis=1)[:, None]
     return EmulatorError(
@@ -340,3 +340,11 @@ def band_mask(band_hz, n_samples: int, dt: float) -> np.ndarray:
     freqs = np.fft.rfftfreq(int(n_samples), float(dt))
     low, high = band_hz
     return ((freqs >= low) & (freqs <= high)).astype(np.float64)
+
+
+def band_power(spectra, band_hz, n_samples: int, dt: float) -> np.ndarray:
+    """Mean power ``sum_t x_t^2 / n`` of the band-passed traces whose one-sided spectra are
+    ``spectra [..., n_samples // 2 + 1]``: ``[...]``, trace units squared. The power ``P``
+    of the waveform error's floor, in the fit and in the likelihood alike."""
+    c = rfft_weights(int(n_samples)) * band_mask(band_hz, n_samples, dt)
+    return np.einsum("k,...k->...", c, np.abs(spectra) ** 2) / int(n_samples) ** 2

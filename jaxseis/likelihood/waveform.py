@@ -37,7 +37,12 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, apply_forward, forward_model
 from jaxseis.likelihood.base import PARAMS, Likelihood
-from jaxseis.likelihood.emulator_error import EmulatorError, band_mask, emulator_error_terms
+from jaxseis.likelihood.emulator_error import (
+    EmulatorError,
+    band_mask,
+    band_power,
+    emulator_error_terms,
+)
 from jaxseis.noise import WhiteNoise, rfft_weights
 from jaxseis.observation import Observation
 
@@ -294,8 +299,7 @@ def waveform_data(
             )
         emulator_error = emulator_error.check()
     n = obs.n_samples
-    c_all = rfft_weights(n)
-    c = c_all * _band_mask(band_hz, emulator_error, domain, n, obs.dt)
+    c = rfft_weights(n) * _band_mask(band_hz, emulator_error, domain, n, obs.dt)
     spec = np.fft.rfft(obs.traces, axis=-1)
     if domain == "time":
         var = np.broadcast_to((np.asarray(obs.noise.sigma) ** 2)[:, None], obs.traces.shape)
@@ -313,11 +317,11 @@ def waveform_data(
     data["spec"] = spec
     data["weight"] = c / (n * s_k)
     if emulator_error is not None:
-        # the observed signal power in the error model's band per receiver (the noise's
-        # subtracted): it sets the waveform error's floor
-        c_model = c_all * band_mask(emulator_error.band_hz, n, obs.dt)
-        excess = np.sum(c_model * (np.abs(spec) ** 2 - n * s_k), axis=-1)
-        power = np.maximum(excess, 0.0) / n**2
+        # the observed signal power in the error model's band per receiver, less the noise's
+        # (E|N_k|^2 = n S_k): it sets the waveform error's floor
+        band = emulator_error.band_hz
+        noise = band_power(np.sqrt(n * s_k), band, n, obs.dt)
+        power = np.maximum(band_power(spec, band, n, obs.dt) - noise, 0.0)
         data.update(emulator_error_terms(emulator_error, model.receivers_km, model.dt, n, power))
         data["noise_var"] = n * s_k
         data["mult"] = c
