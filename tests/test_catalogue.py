@@ -44,8 +44,16 @@ def locator():
 
 @pytest.fixture(scope="module")
 def reference(locator, events):
-    """Every event located in one call, in this process."""
-    return locator.locate_blocks(events)
+    """Every event located in one call, in this process (the programs it traced in
+    ``_FIRST_CALL``)."""
+    before = cat.trace_counts()
+    records = locator.locate_blocks(events)
+    after = cat.trace_counts()
+    _FIRST_CALL.update({k: after[k] - before.get(k, 0) for k in after})
+    return records
+
+
+_FIRST_CALL: dict = {}
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -61,7 +69,7 @@ def test_one_compilation_per_configuration(locator, events, reference):
     assert again is locator
     locator.locate_blocks(events[:2])
     assert cat.trace_counts() == before  # no new trace, no new compilation
-    assert before.get("stage") == 1
+    assert _FIRST_CALL == {"stage": 1}  # 7 events, 4 blocks on 2 devices: traced once
 
 
 def test_the_locator_shows_no_per_event_progress(locator, events, monkeypatch):
@@ -85,24 +93,46 @@ def test_results_do_not_depend_on_the_partitioning(locator, events, reference):
         assert r["status"] == "ok" and _same(r, a) and _same(r, b)
 
 
-def test_catalogue_path_equals_the_single_event_path(locator, events, reference):
+def test_results_do_not_depend_on_the_device_count(emulators, events, reference):
+    """The reference ran two blocks at a time on this process's two devices; one device
+    running the blocks one after another gives the same records, bit for bit."""
+    assert jax.local_device_count() == 2
+    before = cat.trace_counts()
+    one = cat.Locator(emulators, js.event_prior(), stage=STAGE, block_size=2, seed=3, devices=1)
+    assert one.num_devices == 1
+    for r, a in zip(reference, one.locate_blocks(events), strict=True):
+        assert _same(r, a)
+    assert cat.trace_counts() == before  # the same configuration: traced once per process
+    with pytest.raises(ValueError, match="devices must be an integer"):
+        cat.Locator(emulators, js.event_prior(), devices=0)
+
+
+def test_catalogue_path_equals_the_single_event_path(emulators, events):
     """locate(method="laplace") with the locator's bank, stage and event key gives the same
-    maximum and covariance."""
+    maximum and covariance.
+
+    The two paths are different programs (the catalogue's vmaps a block of events on one
+    device, ``locate`` splits one event's candidates over the devices), and the networks run
+    in float32: their maxima agree to that round-off, a few thousandths of a posterior sd once
+    Newton has converged (the catalogue's 15 steps; the 8 steps of this module's other tests
+    leave about 0.02 sd of path dependence), and the float32 Hessians there give widths equal
+    to about 1 %."""
+    stage = STAGE._replace(newton_steps=cat.CATALOGUE_STAGE.newton_steps)
+    locator = cat.build_locator(SPEC._replace(stage=stage))
     obs = events[0]
+    ref = locator.locate(obs)
     lik = js.waveform_log_likelihood(locator.model, obs)
     idata = js.locate(
         lik,
         js.event_prior(),
         key=jax.random.key(0),
-        options=js.LaplaceOptions(global_stage=STAGE),
+        options=js.LaplaceOptions(global_stage=stage),
         bank=locator.bank(),
     )  # fmt: skip (with a bank the candidates, and so the result, do not depend on the key)
     s = js.summary_dict(idata)
-    # the same maximum up to the optimiser's round-off (batched against one event), far
-    # below the posterior width
-    sd = np.asarray(reference[0]["std"])
-    np.testing.assert_array_less(np.abs(np.subtract(s["mean"], reference[0]["mean"])), 1e-3 * sd)
-    np.testing.assert_allclose(s["std"], sd, rtol=1e-3)
+    sd = np.asarray(ref["std"])
+    np.testing.assert_array_less(np.abs(np.subtract(s["mean"], ref["mean"])), 1e-2 * sd)
+    np.testing.assert_allclose(s["std"], sd, rtol=2e-2)
 
 
 def test_emulator_error_model_in_the_catalogue(events):
@@ -160,8 +190,8 @@ def test_resume_after_a_partial_run(events, reference, tmp_path):
 
 
 def test_dask_workers_and_a_killed_worker(events, reference, tmp_path):
-    """Two local Dask workers (with this process's two devices each) give the catalogue of
-    this process, bit for bit, even when one worker is killed in the middle of the run (Dask
+    """Two local Dask workers with one device each give the catalogue of this two-device
+    process, bit for bit, even when one worker is killed in the middle of the run (Dask
     reruns its tasks elsewhere)."""
     from distributed import Client, LocalCluster
 
@@ -176,7 +206,7 @@ def test_dask_workers_and_a_killed_worker(events, reference, tmp_path):
         killed.start()
         try:
             run = cat.locate_catalogue(
-                SPEC._replace(devices=jax.local_device_count()), events,
+                SPEC._replace(devices=1), events,
                 output=tmp_path / "dask.jsonl",
                 client=client, task_blocks=1, progress=False,
             )  # fmt: skip

@@ -10,10 +10,12 @@ What does not depend on the event is done once:
   forward evaluation per candidate;
 * the compiled programs: the global stage and, for NUTS, the sampler, each for a **block** of
   ``block_size`` events under ``vmap``. A process runs one block per JAX device at a time
-  (``shard_map`` over :func:`jaxseis.runtime.use_cpu_cores` devices); every device runs the
-  same one-block program, so an event's result does not depend on the block it lands in or
-  the number of worker processes, bit for bit, for a given number of devices per process
-  (programs compiled for another device count agree to rounding, not bitwise).
+  (:func:`jaxseis.runtime.use_cpu_cores` devices, one thread each): every device runs the same
+  single-device program, so an event's result does not depend, bit for bit, on the block it
+  lands in, the number of worker processes or the number of devices per process. (Not
+  ``shard_map``: XLA compiles a program split over two devices to other code than the same
+  program on one, and the results then agree only to rounding. Tracing happens once per
+  configuration; XLA compiles the traced program once per device it runs on.)
 
 Each event's random key derives from its id (:func:`event_key`), so results are reproducible
 whatever the partitioning. A bad event (NaN traces, a wrong shape, receivers that match no
@@ -27,9 +29,11 @@ short adaptation). Nested sampling stays per event: :func:`jaxseis.locate`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -47,7 +51,6 @@ from jaxseis.inference.summary import chains_summary, gaussian_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
 from jaxseis.likelihood.waveform import waveform_data, waveform_template
 from jaxseis.observation import Observation
-from jaxseis.runtime import over_devices
 
 __all__ = [
     "CATALOGUE_NUTS",
@@ -106,6 +109,8 @@ class Locator:
         band_hz: ``(low, high)`` Hz of the frequency-domain likelihood (default: the error
             model's band, else all bins; see :func:`jaxseis.likelihood.waveform_data`).
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
+        devices: how many of the process's JAX devices to run blocks on at once (default and
+            at most: all of them). The results do not depend on it.
 
     Raises:
         ValueError: a bad prior, method or settings.
@@ -126,6 +131,7 @@ class Locator:
         emulator_error: EmulatorError | None = None,
         band_hz=None,
         keep_draws: bool = False,
+        devices: int | None = None,
     ):
         if method not in ("laplace", "nuts"):
             raise ValueError(f"the catalogue locates with 'laplace' or 'nuts'; got {method!r}")
@@ -147,9 +153,12 @@ class Locator:
         self.emulator_error = emulator_error
         self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
-        self.num_devices = jax.local_device_count()
+        if devices is not None and not (isinstance(devices, int) and devices >= 1):
+            raise ValueError(f"devices must be an integer >= 1 or None; got {devices!r}")
+        self.num_devices = min(devices or jax.local_device_count(), jax.local_device_count())
         self._bank: Bank | None = None
         self._params = None
+        self._on_device: dict = {}
 
     # ----------------------------------------------------------------------------- set-up
 
@@ -224,9 +233,27 @@ class Locator:
                 records[i] = rec
         return records  # type: ignore[return-value]
 
+    def _shared(self, device):
+        """The arrays every block uses (forward model, bank, prior bounds) on ``device``,
+        copied there once."""
+        if device not in self._on_device:
+            with self._x64():
+                shared = (self.params(), self.bank(), jnp.asarray(self.space.lower),
+                          jnp.asarray(self.space.upper))  # fmt: skip
+                self._on_device[device] = jax.device_put(shared, device)
+        return self._on_device[device]
+
+    def _on_devices(self, program, per_block) -> Any:
+        """``program(*shared, *per_block[i])`` for block ``i`` on device ``i`` (see
+        :func:`on_each_device`)."""
+        devices = jax.local_devices()[: len(per_block)]
+        shared = [self._shared(d) for d in devices]
+        return on_each_device(program, shared, per_block, devices, context=self._x64)
+
     def _run_group(self, observations, datas) -> list[dict]:
         n = len(datas)
-        size = self.block_size * self.num_devices
+        blocks = -(-n // self.block_size)
+        size = self.block_size * blocks
         pad = [datas[0]] * (size - n)
         data = jax.tree.map(lambda *a: np.stack(a), *(datas + pad))
         ids = [obs.event_id for obs in observations] + [observations[0].event_id] * (size - n)
@@ -234,15 +261,12 @@ class Locator:
         k_stage, k_init, k_run = (jax.vmap(jax.random.split, (0, None))(keys, 3)).swapaxes(0, 1)
         tic = time.perf_counter()
         with self._x64():
-            data = jax.tree.map(jnp.asarray, data)
-            lower = jnp.asarray(self.space.lower)
-            upper = jnp.asarray(self.space.upper)
             jacobian = self.method == "nuts"
-            u, lp, g, h, best = stage_program(
-                self.fn, self.search, self.params(), data, lower, upper, k_stage, self.bank(),
-                free=self.space.free, stage=self.stage, devices=self.num_devices,
-                jacobian=jacobian,
-            )  # fmt: skip
+            program = partial(stage_program, self.fn, self.search, free=self.space.free,
+                              stage=self.stage, jacobian=jacobian)  # fmt: skip
+            u, lp, g, h, best = self._on_devices(
+                program, _blocks((data, jax.random.key_data(k_stage)), self.block_size)
+            )
             u, lp, g, h, best = (np.asarray(a, np.float64) for a in (u, lp, g, h, best))
             modes = []
             for e in range(n):
@@ -295,12 +319,14 @@ class Locator:
             if not isinstance(m, Exception):
                 w0[e], center[e], chol[e] = chain_starts(m, k_init[e], c, self.stage.init_spread)
         dtype = jnp.result_type(float)
-        out = nuts_program(
-            self.fn, self.params(), data, jnp.asarray(self.space.lower),
-            jnp.asarray(self.space.upper), k_run, jnp.asarray(w0, dtype),
-            jnp.asarray(center, dtype), jnp.asarray(chol, dtype),
-            free=self.space.free, options=self.nuts, devices=self.num_devices,
-        )  # fmt: skip
+
+        def program(params, bank, lower, upper, *block):
+            return nuts_program(self.fn, params, lower, upper, *block, free=self.space.free,
+                                options=self.nuts)  # fmt: skip
+
+        per_event = (data, jax.random.key_data(k_run), np.asarray(w0, dtype),
+                     np.asarray(center, dtype), np.asarray(chol, dtype))  # fmt: skip
+        out = self._on_devices(program, _blocks(per_event, self.block_size))
         theta = np.asarray(out["theta"], np.float64)
         diverging = np.asarray(out["diverging"])
         free = [k in self.space.free for k in range(5)]
@@ -338,43 +364,56 @@ def _bank_spectra(search, params, positions, chunk):
     )
 
 
-@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "devices", "jacobian"))
-def stage_program(fn, search, params, data, lower, upper, keys, bank, *, free, stage, devices,
-                  jacobian):  # fmt: skip
-    """The global stage of ``devices`` blocks of events (leading event axis), each device one
-    block under ``vmap``."""
+def _blocks(tree, block_size: int) -> list[tuple]:
+    """The leading axis of every array of ``tree`` (a tuple) cut into blocks of ``block_size``
+    (as NumPy arrays, to be put on their devices)."""
+    n = len(jax.tree.leaves(tree)[0])
+    return [
+        jax.tree.map(lambda a, s=s: np.asarray(a)[s : s + block_size], tree)
+        for s in range(0, n, block_size)
+    ]
+
+
+@partial(jax.jit, static_argnames=("fn", "search", "free", "stage", "jacobian"))
+def stage_program(fn, search, params, bank, lower, upper, data, keys, *, free, stage, jacobian):
+    """The global stage of one block of events (leading event axis) under ``vmap``."""
+    keys = jax.random.wrap_key_data(keys)
     space = Space(lower, upper, free)
     _TRACES["stage"] += 1
-
-    def block(data, keys):
-        one = partial(find_modes, fn, search, params, space=space, bank=bank, stage=stage,
-                      split=1, jacobian=jacobian)  # fmt: skip
-        return jax.vmap(lambda d, k: one(d, key=k))(data, keys)
-
-    return _over_all_devices(block, devices)(data, keys)
+    one = partial(find_modes, fn, search, params, space=space, bank=bank, stage=stage, split=1,
+                  jacobian=jacobian)  # fmt: skip
+    return jax.vmap(lambda d, k: one(d, key=k))(data, keys)
 
 
-@partial(jax.jit, static_argnames=("fn", "free", "options", "devices"))
-def nuts_program(fn, params, data, lower, upper, keys, w0, center, chol, *, free, options,
-                 devices):  # fmt: skip
-    """NUTS for ``devices`` blocks of events (leading event axis), each device one block."""
+@partial(jax.jit, static_argnames=("fn", "free", "options"))
+def nuts_program(fn, params, lower, upper, data, keys, w0, center, chol, *, free, options):
+    """NUTS for one block of events (leading event axis) under ``vmap``."""
+    keys = jax.random.wrap_key_data(keys)
     space = Space(lower, upper, free)
     _TRACES["nuts"] += 1
-
-    def block(data, keys, w0, center, chol):
-        one = partial(run_chains, fn, params, space=space, options=options, split=1)
-        return jax.vmap(lambda d, k, w, c, ch: one(d, key=k, w0=w, center=c, chol=ch))(
-            data, keys, w0, center, chol
-        )
-
-    return _over_all_devices(block, devices)(data, keys, w0, center, chol)
+    one = partial(run_chains, fn, params, space=space, options=options, split=1)
+    return jax.vmap(lambda d, k, w, c, ch: one(d, key=k, w0=w, center=c, chol=ch))(
+        data, keys, w0, center, chol
+    )
 
 
-def _over_all_devices(fn, devices: int):
-    """``fn`` split over ``devices`` devices with ``shard_map``, also for one device, so that
-    every device compiles the same one-block program whatever the device count."""
-    if devices > 1:
-        return over_devices(fn, devices)
-    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("batch",))
-    spec = jax.sharding.PartitionSpec("batch")
-    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+def on_each_device(program, shared, blocks, devices, *, context=contextlib.nullcontext):
+    """``program(*shared[i], *blocks[i])`` on device ``i`` for each block, all dispatched
+    before any is waited for (so the devices run at once); the outputs stacked along the
+    leading axis as NumPy arrays.
+
+    Every device runs the same single-device program (no ``shard_map``, whose compiled code
+    depends on the number of partitions), so an event's result is the same bit for bit
+    whatever the number of devices of the process.
+    """
+
+    def run(common, block, device):
+        with context():  # JAX's x64 mode is per thread: set it in each device's thread
+            return jax.tree.map(np.asarray, program(*common, *jax.device_put(block, device)))
+
+    if len(blocks) == 1:
+        outs = [run(shared[0], blocks[0], devices[0])]
+    else:  # one thread per device: their first calls compile at the same time
+        with ThreadPoolExecutor(len(blocks)) as pool:
+            outs = list(pool.map(run, shared, blocks, devices))
+    return jax.tree.map(lambda *a: np.concatenate(a), *outs)

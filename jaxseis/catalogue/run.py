@@ -138,6 +138,7 @@ def build_locator(spec: LocatorSpec) -> Locator:
             emulators, BoxPrior(np.asarray(lower), np.asarray(upper), t0, log_amplitude),
             method=spec.method, stage=spec.stage, nuts=spec.nuts, seed=spec.seed,
             block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
+            devices=spec.devices,
             emulator_error=error, band_hz=spec.band_hz,
         )  # fmt: skip
     return _LOCATORS[spec]
