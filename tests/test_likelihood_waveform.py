@@ -111,6 +111,32 @@ def test_search_recovers_origin_time_and_amplitude(emulators, model):
         assert float(t0[0]) == pytest.approx(truth[3]) and float(la[0]) == pytest.approx(0.0)
 
 
+def test_band_limited_search_agrees_with_the_full_one(emulators, model):
+    """The emulated spectra keep their power below about 25 Hz; a search over those bins
+    (on its coarser lag grid) finds the t0, amplitude and log-likelihood of the full search."""
+    from jaxseis.likelihood.waveform import band_limited
+
+    truth = [0.375, 0.3, 1.57, 0.0571, np.log(0.5)]
+    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4],
+                   noise_key=jax.random.key(1))  # fmt: skip
+    lik = waveform_log_likelihood(model, o)
+    with jax.enable_x64(True):
+        m = jax.tree.map(jnp.asarray, lik.model)
+        d = jax.tree.map(jnp.asarray, lik.data)
+        positions = jnp.asarray([truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0]])
+        spectra = lik.search.spectra(positions, m)
+        k = band_limited(spectra, 50.0)
+        assert 20 < k < spectra.shape[-1] // 3  # 10-40 Hz of a 125 Hz Nyquist
+        full = lik.search.profile(spectra, d, (-0.3, 0.3), (-5.0, 5.0))
+        cut = lik.search.profile(spectra[..., :k], d, (-0.3, 0.3), (-5.0, 5.0))
+    np.testing.assert_allclose(cut[1], full[1], atol=0.05 * o.dt)  # t0, s
+    np.testing.assert_allclose(cut[2], full[2], atol=1e-3)  # log amplitude
+    np.testing.assert_allclose(cut[0], full[0], atol=0.5)  # log-likelihood
+    assert abs(float(cut[1][0]) - truth[3]) < 0.1 * o.dt
+    assert band_limited(np.zeros((2, 9))) == 9  # no power: every bin
+    assert band_limited(np.ones((2, 9))) == 9 and band_limited(np.eye(9)[:1]) == 2
+
+
 def test_one_function_for_every_event(emulators, model):
     event = js.load_paper_event()
     a = waveform_log_likelihood(model, js.observe(event, emulators, noise_key=jax.random.key(1)))

@@ -49,10 +49,11 @@ from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
-from jaxseis.likelihood.waveform import waveform_data, waveform_template
+from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
 
 __all__ = [
+    "BANK_DB",
     "CATALOGUE_NUTS",
     "CATALOGUE_STAGE",
     "Locator",
@@ -69,9 +70,11 @@ def trace_counts() -> dict[str, int]:
     return dict(_TRACES)
 
 
-CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=4, polish_steps=0,
+CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=2, polish_steps=0,
                               newton_steps=15)  # fmt: skip
-"""The catalogue's global stage: a bank of 16,384 candidates, the best 4 polished by Newton."""
+"""The catalogue's global stage: a bank of 16,384 candidates, the best 2 polished by 15
+Gauss-Newton steps (on 256 test events, polishing 4 gave the same median and 90th-percentile
+errors and coverage at 20 % more time per event)."""
 
 CATALOGUE_NUTS = NutsOptions(
     num_chains=4, num_warmup=200, num_draws=250, max_num_doublings=6, global_stage=None
@@ -80,6 +83,12 @@ CATALOGUE_NUTS = NutsOptions(
 coordinates of each event's mode, trajectories of at most 2**6 - 1 leapfrog steps (chains of a
 block run in lockstep under ``vmap``, so one long trajectory holds up the whole block; an event
 whose ridge needs longer ones shows it in its ESS)."""
+
+
+BANK_DB = 50.0
+"""The bank keeps its spectra's bins up to the highest within this many dB of the strongest
+(above lies the emulators' numerical floor, 55 dB down for the bundled set): each event's
+search correlates those bins only, on a lag grid sized to them (:func:`band_limited`)."""
 
 
 def event_key(seed: int, event_id: str) -> jax.Array:
@@ -174,7 +183,8 @@ class Locator:
 
     def bank(self) -> Bank:
         """The candidate bank: ``stage.num_draws`` Sobol positions in the prior box and their
-        emulated spectra (computed once, in chunks)."""
+        emulated spectra (computed once, in chunks), up to their highest bin within
+        :data:`BANK_DB` dB of the strongest."""
         if self._bank is None:
             from scipy.stats import qmc
 
@@ -185,7 +195,8 @@ class Locator:
                 spectra = _bank_spectra(
                     self.search, self.params(), jnp.asarray(positions), self.stage.chunk_size
                 )
-                self._bank = Bank(jnp.asarray(positions), spectra)
+                bins = band_limited(spectra, BANK_DB)
+                self._bank = Bank(jnp.asarray(positions), spectra[..., :bins])
         return self._bank
 
     def data_of(self, obs: Observation):

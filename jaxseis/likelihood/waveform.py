@@ -49,6 +49,7 @@ from jaxseis.observation import Observation
 __all__ = [
     "WaveformFn",
     "WaveformSearch",
+    "band_limited",
     "waveform_data",
     "waveform_log_likelihood",
     "waveform_template",
@@ -168,6 +169,18 @@ def _forward_substitution(low, b):
     return x
 
 
+def band_limited(spectra, db: float = 50.0) -> int:
+    """The number of low-frequency bins of ``spectra [..., n_freq]`` up to the highest whose
+    power (summed over the leading axes) is within ``db`` dB of the strongest bin's (at least
+    2): the bins a search over them needs (:meth:`WaveformSearch.profile`)."""
+    axes = tuple(range(np.ndim(spectra) - 1))
+    power = np.sum(np.abs(np.asarray(spectra, np.complex128)) ** 2, axis=axes)
+    if not power.max() > 0:
+        return int(power.shape[-1])
+    strong = np.flatnonzero(power >= power.max() * 10.0 ** (-db / 10.0))
+    return int(max(2, strong[-1] + 1))
+
+
 @dataclasses.dataclass(frozen=True)
 class WaveformSearch:
     """The cross-correlation search over ``(t0, log_amplitude)`` at candidate positions.
@@ -192,7 +205,10 @@ class WaveformSearch:
         """Best ``(log L, t0, log_amplitude)`` per candidate, ``[m]`` each.
 
         Args:
-            spectra: ``[m, n_receivers, n_freq]`` from :meth:`spectra`.
+            spectra: ``[m, n_receivers, k]`` from :meth:`spectra` (``k = n_freq``), or their
+                first ``k < n_freq`` bins when the traces carry no power above those
+                (:func:`band_limited`): the search then uses the data's first ``k`` bins
+                and a lag grid 4 times finer than the Nyquist step of ``k`` bins.
             data: the likelihood's data (``spec``, ``weight``, ``log_norm``).
             t0_window: ``(low, high)`` s; equal values fix ``t0``.
             log_amplitude_window: ``(low, high)``; equal values fix the amplitude.
@@ -201,9 +217,11 @@ class WaveformSearch:
         close to the zero-filled shift of the forward model when the traces fit the window).
         """
         w, d = data["weight"], data["spec"]
-        g = jnp.sum(w * d * jnp.conj(spectra), axis=-2)  # [m, n_freq]
+        data_energy = jnp.sum(w * (d.real**2 + d.imag**2))  # over every bin
+        k = spectra.shape[-1]
+        w, d = w[..., :k], d[..., :k]
+        g = jnp.sum(w * d * jnp.conj(spectra), axis=-2)  # [m, k]
         energy = jnp.sum(w * (spectra.real**2 + spectra.imag**2), axis=(-2, -1))  # [m]
-        data_energy = jnp.sum(w * (d.real**2 + d.imag**2))
         lo_t, hi_t = t0_window
         lo_a, hi_a = log_amplitude_window
         n = self.n_samples
@@ -214,12 +232,15 @@ class WaveformSearch:
                            jnp.exp(lo_a), jnp.exp(hi_a))  # fmt: skip
             return data["log_norm"] - 0.5 * (data_energy - 2 * amp * c + amp**2 * e), amp
 
-        # cross-correlation at every lag of a length n * U circular grid (lag step dt / U)
-        length = n * _LAG_UPSAMPLE
+        # cross-correlation at every lag of a length n * U circular grid (lag step dt / U),
+        # or of a coarser one that still samples band-limited spectra 4 times per Nyquist step
+        length, step = n * _LAG_UPSAMPLE, self.dt / _LAG_UPSAMPLE
+        if k < n // 2 + 1 and 8 * (k - 1) < length:
+            length, step = 8 * (k - 1), n * self.dt / (8 * (k - 1))
         h = jnp.concatenate([g[:, :1], 0.5 * g[:, 1:]], axis=-1)
         corr = length * jnp.fft.irfft(h, n=length, axis=-1)  # [m, length]
         lags = jnp.arange(length)
-        lags = jnp.where(lags < length // 2, lags, lags - length) * (self.dt / _LAG_UPSAMPLE)
+        lags = jnp.where(lags < length // 2, lags, lags - length) * step
         ll, _ = value(corr, energy[:, None])
         ll = jnp.where((lags >= lo_t) & (lags <= hi_t), ll, -jnp.inf)
         j = jnp.argmax(ll, axis=-1)
@@ -230,7 +251,7 @@ class WaveformSearch:
         denom = y0 - 2 * y1 + y2
         ok = jnp.isfinite(y0) & jnp.isfinite(y2) & (denom < 0)
         off = jnp.where(ok, 0.5 * (y0 - y2) / jnp.where(ok, denom, -1.0), 0.0)
-        t0 = jnp.clip(lags[j] + jnp.clip(off, -0.5, 0.5) * (self.dt / _LAG_UPSAMPLE), lo_t, hi_t)
+        t0 = jnp.clip(lags[j] + jnp.clip(off, -0.5, 0.5) * step, lo_t, hi_t)
         # the correlation at the refined (or fixed) lag, evaluated exactly
         c = jnp.sum((g * jnp.exp(2j * jnp.pi * freqs * t0[:, None])).real, axis=-1)
         ll, amp = value(c, energy)
