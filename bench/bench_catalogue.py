@@ -105,6 +105,9 @@ def run_locator(spec, events, block: int) -> dict:
         "events_per_s": len(events) / wall,
         "s_per_event": wall / len(events),
         "time_to_first_result_s": first,
+        # after the first call (bank, compilation and the first block): the rate of a long run
+        "events_per_s_after_first_call": (len(events) - min(block, len(events)))
+        / max(wall - first, 1e-9),
         "compilations": int(sum(compiled.values())),
         "compilations_by_program": compiled,
     }
@@ -257,7 +260,10 @@ def markdown(r: dict) -> str:
         f"{d['devices_per_worker']} device(s) each against {r['machine'].get('devices', '?')} "
         f"in process: {d['identical_to_in_process']}, largest difference of the means "
         f"{d['max_abs_diff_of_means_vs_in_process']:.1e} km or s). Peak RSS of the driver: "
-        f"{r['peak_rss_mb']:.0f} MB. NUTS: {n['fraction_events_ess_ge_400']:.2f} of events "
+        f"{r['peak_rss_mb']:.0f} MB. Laplace after its first call (bank, compilation, first "
+        f"{8 * r['machine'].get('devices', 1) * 4} events): "
+        f"{r['laplace'].get('events_per_s_after_first_call', float('nan')):.2f} events/s. "
+        f"NUTS: {n['fraction_events_ess_ge_400']:.2f} of events "
         f"have ESS >= 400 in every parameter, {n['fraction_events_rhat_le_1_01']:.2f} have "
         f"R-hat <= 1.01.",
         benchlib.machine_line(r["machine"]),
