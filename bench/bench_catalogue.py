@@ -106,10 +106,13 @@ def run_locator(spec, events, block: int) -> dict:
         "s_per_event": wall / len(events),
         "time_to_first_result_s": first,
         # after the first call (bank, compilation and the first block): the rate of a long run
-        "events_per_s_after_first_call": (len(events) - min(block, len(events)))
-        / max(wall - first, 1e-9),
+        "events_per_s_after_first_call": (
+            (len(events) - block) / (wall - first) if len(events) > block else None
+        ),
         "compilations": int(sum(compiled.values())),
         "compilations_by_program": compiled,
+        "events_per_call": block,
+        "stage": spec.stage._asdict(),
     }
 
 
@@ -174,7 +177,6 @@ def main() -> int:
         result["nuts"] = {**earlier["nuts"], "from_earlier_run": True}
     else:
         result["nuts"] = nuts_part(nspec, events[: args.n_nuts], block)
-    result["laplace"]["stage"] = spec.stage._asdict()
     print(f"nuts: {result['nuts']['s_per_event']:.2f} s/event", flush=True)
 
     # --- Dask workers against the in-process records
@@ -238,9 +240,12 @@ def nuts_part(nspec, events, block) -> dict:
         rhat_max=float(rhat.max()),
         fraction_events_rhat_le_1_01=float((rhat <= 1.01).mean()),
         draws_per_event=int(nspec.nuts.num_chains * nspec.nuts.num_draws),
-        stage=nspec.stage._asdict(),
     )
     return out
+
+
+def _rate(events_per_s) -> str:
+    return "no second call" if events_per_s is None else f"{events_per_s:.2f} events/s"
 
 
 def markdown(r: dict) -> str:
@@ -281,8 +286,8 @@ def markdown(r: dict) -> str:
         f"in process: {d['identical_to_in_process']}, largest difference of the means "
         f"{d['max_abs_diff_of_means_vs_in_process']:.1e} km or s). Peak RSS of the driver: "
         f"{r['peak_rss_mb']:.0f} MB. Laplace after its first call (bank, compilation, first "
-        f"{8 * r['machine'].get('devices', 1) * 4} events): "
-        f"{r['laplace'].get('events_per_s_after_first_call', float('nan')):.2f} events/s. "
+        f"{r['laplace'].get('events_per_call', '?')} events): "
+        f"{_rate(r['laplace'].get('events_per_s_after_first_call'))}. "
         + (
             "NUTS from the previous run of this script (--nuts-from-earlier). "
             if n.get("from_earlier_run")
