@@ -10,8 +10,11 @@ command calls it itself, a script or notebook calls it right after the imports::
     import jaxseis
     jaxseis.use_cpu_cores()
 
-Results do not depend on the device count: every split computation runs the same program on
-equal shares, and random keys are derived per chain or per event, not per device.
+Random keys are derived per chain or per event, not per device. How far results depend on the
+device count depends on the split: :func:`over_devices` (``shard_map``, used by ``locate``)
+compiles other code for each device count, so its results agree across counts to rounding;
+:func:`on_each_device` (the catalogue) runs one single-device program on every device, so its
+results are the same bit for bit.
 
 **BLAS threads.** jaxlib's CPU LAPACK kernels (Cholesky, triangular solves) call SciPy's
 OpenBLAS, whose worker threads compete with XLA's own pool on a small machine;
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jax
@@ -35,6 +39,7 @@ __all__ = [
     "cache_dir",
     "divisor_at_most",
     "enable_compilation_cache",
+    "on_each_device",
     "over_devices",
     "single_threaded_blas",
     "usable_cores",
@@ -138,3 +143,26 @@ def over_devices(fn, num_devices: int):
     mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:num_devices]), ("batch",))
     spec = jax.sharding.PartitionSpec("batch")
     return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def on_each_device(program, shared, blocks, devices, *, context=contextlib.nullcontext):
+    """``program(*shared[i], *blocks[i])`` on device ``i`` for each block, all dispatched
+    before any is waited for (so the devices run at once); the outputs stacked along the
+    leading axis as NumPy arrays.
+
+    Every device runs the same single-device program (unlike :func:`over_devices`, whose
+    ``shard_map`` compiles other code for each number of devices), so a block's result is the
+    same bit for bit whatever the number of devices. ``context`` is entered in each device's
+    thread (JAX's x64 mode, for one, is per thread).
+    """
+
+    def run(common, block, device):
+        with context():  # JAX's x64 mode is per thread: set it in each device's thread
+            return jax.tree.map(np.asarray, program(*common, *jax.device_put(block, device)))
+
+    if len(blocks) == 1:
+        outs = [run(shared[0], blocks[0], devices[0])]
+    else:  # one thread per device: their first calls compile at the same time
+        with ThreadPoolExecutor(len(blocks)) as pool:
+            outs = list(pool.map(run, shared, blocks, devices))
+    return jax.tree.map(lambda *a: np.concatenate(a), *outs)

@@ -29,11 +29,9 @@ short adaptation). Nested sampling stays per event: :func:`jaxseis.locate`.
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -51,6 +49,7 @@ from jaxseis.inference.summary import chains_summary, gaussian_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
+from jaxseis.runtime import on_each_device
 
 __all__ = [
     "BANK_DB",
@@ -257,7 +256,7 @@ class Locator:
 
     def _on_devices(self, program, per_block) -> Any:
         """``program(*shared, *per_block[i])`` for block ``i`` on device ``i`` (see
-        :func:`on_each_device`)."""
+        :func:`jaxseis.runtime.on_each_device`)."""
         devices = jax.local_devices()[: len(per_block)]
         shared = [self._shared(d) for d in devices]
         return on_each_device(program, shared, per_block, devices, context=self._x64)
@@ -407,25 +406,3 @@ def nuts_program(fn, params, lower, upper, data, keys, w0, center, chol, *, free
     return jax.vmap(lambda d, k, w, c, ch: one(d, key=k, w0=w, center=c, chol=ch))(
         data, keys, w0, center, chol
     )
-
-
-def on_each_device(program, shared, blocks, devices, *, context=contextlib.nullcontext):
-    """``program(*shared[i], *blocks[i])`` on device ``i`` for each block, all dispatched
-    before any is waited for (so the devices run at once); the outputs stacked along the
-    leading axis as NumPy arrays.
-
-    Every device runs the same single-device program (no ``shard_map``, whose compiled code
-    depends on the number of partitions), so an event's result is the same bit for bit
-    whatever the number of devices of the process.
-    """
-
-    def run(common, block, device):
-        with context():  # JAX's x64 mode is per thread: set it in each device's thread
-            return jax.tree.map(np.asarray, program(*common, *jax.device_put(block, device)))
-
-    if len(blocks) == 1:
-        outs = [run(shared[0], blocks[0], devices[0])]
-    else:  # one thread per device: their first calls compile at the same time
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            outs = list(pool.map(run, shared, blocks, devices))
-    return jax.tree.map(lambda *a: np.concatenate(a), *outs)
