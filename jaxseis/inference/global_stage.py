@@ -253,7 +253,9 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
     u, lp = jnp.where(better, u, best_u), jnp.where(better, lp, best_lp)
 
     def grad_twice(v):
-        g = jax.grad(f)(v)
+        # jacrev, not grad: under jacfwd the Hessian of the bundled catalogue's likelihood
+        # then takes half the time (measured, 1.6 against 3.0 ms per point)
+        g = jax.jacrev(f)(v)
         return g, g
 
     hessian_and_grad = jax.jacfwd(grad_twice, has_aux=True)
@@ -275,13 +277,25 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
     d = u.shape[-1]
     damping0 = jnp.asarray(1e-3, u.dtype)
     if curvature is not None:
-        # Gauss-Newton steps, then the exact gradient and Hessian at the result
+        # Gauss-Newton steps, then the exact gradient and Hessian at the result. The trial
+        # point's value comes with its gradient and curvature (one forward pass), kept for
+        # the next step when the trial is accepted.
         def gn_step(carry, _):
-            u, lp, damping = carry
-            g, a = curvature(u)
-            return lm_step(u, lp, damping, g, a), None
+            u, lp, damping, g, a = carry
+            scale = jnp.abs(jnp.diag(a)) + 1.0
+            step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
+            ok = jnp.all(jnp.isfinite(step))
+            trial = u + jnp.where(ok, step, 0.0)
+            lp_trial, g_trial, a_trial = curvature(trial)
+            accept = ok & (lp_trial > lp)
+            pick = partial(jnp.where, accept)
+            damping = jnp.clip(jnp.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
+            return (pick(trial, u), pick(lp_trial, lp), damping, pick(g_trial, g),
+                    pick(a_trial, a)), None  # fmt: skip
 
-        (u, lp, _), _ = jax.lax.scan(gn_step, (u, lp, damping0), None, length=newton_steps)
+        lp0, g0, a0 = curvature(u)
+        carry = (u, lp0, damping0, g0, a0)
+        (u, lp, _, _, _), _ = jax.lax.scan(gn_step, carry, None, length=newton_steps)
         h, g = hessian_and_grad(u)
         return u, lp, g, h
 
@@ -299,8 +313,8 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
 
 
 def _gauss_newton(fn, model, data, space: Space, jacobian: bool):
-    """``u -> (gradient [d], Gauss-Newton curvature [d, d])`` of :func:`objective` from the
-    likelihood's Fisher information, by the chain rule through ``theta(u)``."""
+    """``u -> (value [], gradient [d], Gauss-Newton curvature [d, d])`` of :func:`objective`
+    from the likelihood's Fisher information, by the chain rule through ``theta(u)``."""
     idx = np.asarray(space.free)
 
     def curvature(u):
@@ -309,14 +323,16 @@ def _gauss_newton(fn, model, data, space: Space, jacobian: bool):
         sig = jax.nn.sigmoid(u)
         d1 = (upper - lower) * sig * (1.0 - sig)  # dtheta/du
         d2 = d1 * (1.0 - 2.0 * sig)
-        _, g_theta, info = fn.fisher(from_unconstrained(space, u), model, data)
+        ll, g_theta, info = fn.fisher(from_unconstrained(space, u), model, data)
+        value = jnp.where(jnp.isnan(ll), -jnp.inf, ll)
         g_theta, info = g_theta[idx], info[np.ix_(idx, idx)]
         g = g_theta * d1
         a = d1[:, None] * info * d1[None, :] - jnp.diag(g_theta * d2)
         if jacobian:
+            value = value + jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
             g = g + (1.0 - 2.0 * sig)
             a = a + jnp.diag(2.0 * sig * (1.0 - sig))
-        return g, a
+        return value, g, a
 
     return curvature
 
