@@ -81,6 +81,29 @@ def test_prediction_is_jittable_and_differentiable():
     assert np.all(np.isfinite(np.asarray(jax.grad(f)(jnp.asarray(x[0], jnp.float32)))))
 
 
+def test_closed_form_gradient_equals_automatic_differentiation_through_tinygp():
+    """The fit's value and gradient of the log marginal likelihood equal tinygp's value and
+    JAX's gradient through it (float64), also with two coincident inputs."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 3))
+    x[7] = x[3]  # a repeated input: the distance derivative at r = 0
+    y = np.sin(x[:, 0]) + 0.1 * rng.normal(size=60)
+    with jax.enable_x64(True):
+        xs, ys = jnp.asarray(x), jnp.asarray(y)
+        for log_amp, log_scales, log_noise in [
+            (0.0, np.zeros(3), np.log(0.1)),
+            (0.7, np.array([-0.5, 0.3, 1.2]), np.log(0.01)),
+        ]:
+            params = (jnp.asarray(log_amp), jnp.asarray(log_scales), jnp.asarray(log_noise))
+            value, grads = gp._value_and_gradient(*params, xs, ys)
+            ref, ref_grads = jax.value_and_grad(gp.log_marginal_likelihood, argnums=(0, 1, 2))(
+                *params, xs, ys
+            )
+            np.testing.assert_allclose(float(value), float(ref), rtol=1e-10)
+            for g, r in zip(grads, ref_grads, strict=True):
+                np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-7, atol=1e-9)
+
+
 def test_fit_errors():
     with pytest.raises(ValueError, match="share n"):
         gp.fit_gps(np.zeros((10, 4)), np.zeros(9))
