@@ -365,12 +365,52 @@ def _posterior_means(batch, x, alpha, log_amp, log_scales):
     the time for D18's 4 x 200 GPs at one source; equal to it to round-off (tested).
     """
 
-    def one(alpha_j, log_amp_j, log_scales_j):
-        s = jnp.exp(-2.0 * log_scales_j)
-        r2 = sum(s[i] * (batch[:, i, None] - x[None, :, i]) ** 2 for i in range(x.shape[1]))
-        return jnp.exp(2.0 * log_amp_j) * (_matern32_of_r2(r2) @ alpha_j)
+    return jax.vmap(_gp_mean, in_axes=(None, None, 0, 0, 0))(batch, x, alpha, log_amp, log_scales).T
 
-    return jax.vmap(one)(alpha, log_amp, log_scales).T
+
+def _gp_r2(batch, x, log_scales):
+    """Scaled squared distances ``[b, n]``, unrolled over the features (one fused pass)."""
+    s = jnp.exp(-2.0 * log_scales)
+    return sum(s[i] * (batch[:, i, None] - x[None, :, i]) ** 2 for i in range(x.shape[1]))
+
+
+@jax.custom_jvp
+def _gp_mean(batch, x, alpha, log_amp, log_scales):
+    """Standardised mean ``[b]`` of one GP (see :func:`_posterior_means`).
+
+    Its derivatives are written out (:func:`_gp_mean_jvp`): with ``c = k'(r2) alpha`` the
+    derivative with respect to the inputs is ``2 s_i (z_i c.sum() - (c @ x)_i)``, one more
+    fused pass over ``[b, n]`` and a product with ``x``. Automatic differentiation of the
+    fused primal, inside the forward model under ``vmap``, ran the reverse pass about three
+    times slower (measured on the bundled catalogue's gradient).
+    """
+    r2 = _gp_r2(batch, x, log_scales)
+    return jnp.exp(2.0 * log_amp) * (_matern32_of_r2(r2) @ alpha)
+
+
+@_gp_mean.defjvp
+def _gp_mean_jvp(primals, tangents):
+    batch, x, alpha, log_amp, log_scales = primals
+    d_batch, d_x, d_alpha, d_log_amp, d_log_scales = tangents
+    s = jnp.exp(-2.0 * log_scales)
+    r2 = _gp_r2(batch, x, log_scales)
+    amp = jnp.exp(2.0 * log_amp)
+    k = _matern32_of_r2(r2)
+    k_alpha = k @ alpha
+    mean = amp * k_alpha
+    # dk/d(r2) = -1.5 exp(-sqrt(3 r2)) (finite at r2 = 0)
+    c = (-1.5 * jnp.exp(-jnp.sqrt(3.0 * jnp.maximum(r2, 0.0)))) * alpha  # [b, n]
+    s0 = jnp.sum(c, axis=1)  # [b]
+    s1 = c @ x  # [b, d]
+    # r2 = sum_i s_i (z_i - x_ni)^2: its changes with z, x and log_scales
+    d_r2_z = 2.0 * jnp.sum(s * d_batch * (batch * s0[:, None] - s1), axis=1)
+    d_r2_x = -2.0 * jnp.sum(s * (batch * (c @ d_x) - c @ (x * d_x)), axis=1)
+    s2 = c @ (x * x)
+    d_r2_l = -2.0 * jnp.sum(
+        s * d_log_scales * (batch * batch * s0[:, None] - 2.0 * batch * s1 + s2), axis=1
+    )
+    tangent = amp * (d_r2_z + d_r2_x + d_r2_l + k @ d_alpha) + 2.0 * d_log_amp * mean
+    return mean, tangent
 
 
 def gps_to_dict(gps: GaussianProcesses) -> dict:

@@ -166,6 +166,27 @@ def test_batched_means_equal_the_kernel_vector_product_and_their_gradients_agree
         g_ref = jax.grad(lambda z: reference(z).sum())(z)
         assert np.all(np.isfinite(np.asarray(g_fast)))
         np.testing.assert_allclose(g_fast, g_ref, rtol=0, atol=1e-9 * float(jnp.abs(g_ref).max()))
+        # the written-out derivatives in every argument (inputs, training inputs, weights,
+        # amplitudes, length scales), forward and reverse, against automatic differentiation
+        # of the reference
+        args = (z, x, alpha, la, ls)
+        tangents = tuple(jnp.asarray(rng.normal(size=a.shape)) for a in args)
+
+        def ref_all(z, x, alpha, la, ls):
+            return jnp.stack(
+                [gp._matern32_cross(z, x, la[j], ls[j]) @ alpha[j] for j in range(m)], axis=-1
+            )
+
+        _, t_fast = jax.jvp(gp._posterior_means, args, tangents)
+        _, t_ref = jax.jvp(ref_all, args, tangents)
+        np.testing.assert_allclose(t_fast, t_ref, rtol=0, atol=1e-9 * float(jnp.abs(t_ref).max()))
+        weights = jnp.asarray(rng.normal(size=ref.shape))
+        v_fast = jax.grad(
+            lambda *a: jnp.sum(weights * gp._posterior_means(*a)), argnums=(0, 1, 2, 3, 4)
+        )(*args)
+        v_ref = jax.grad(lambda *a: jnp.sum(weights * ref_all(*a)), argnums=(0, 1, 2, 3, 4))(*args)
+        for a, b in zip(v_fast, v_ref, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * float(jnp.abs(b).max()))
 
 
 def test_gp_count_not_a_multiple_of_the_batch_size():
