@@ -85,13 +85,21 @@ def matern32_kernel(log_amp, log_scales):
     return jnp.exp(2.0 * log_amp) * transforms.Linear(jnp.exp(-log_scales), base)
 
 
-def _matern32_of_r2(r2):
-    """The unit-amplitude Matérn-3/2 kernel of scaled squared distances ``r2``. The square
-    root is guarded so that the gradient is finite where a point coincides with a training
-    point."""
+def _matern32_parts(r2):
+    """``(k, e)`` of scaled squared distances ``r2``: the unit-amplitude Matérn-3/2 kernel
+    ``k = (1 + r) e`` and ``e = exp(-r)``, ``r = sqrt(3 r2)``; ``-1.5 e`` is ``dk/d(r2)``. The
+    square root is guarded so that derivatives are finite where a point coincides with a
+    training point."""
     positive = r2 > 0
     r = jnp.sqrt(3.0) * jnp.where(positive, jnp.sqrt(jnp.where(positive, r2, 1.0)), 0.0)
-    return (1.0 + r) * jnp.exp(-r)
+    e = jnp.exp(-r)
+    return (1.0 + r) * e, e
+
+
+def _matern32_of_r2(r2):
+    """The unit-amplitude Matérn-3/2 kernel of scaled squared distances ``r2``
+    (:func:`_matern32_parts`)."""
+    return _matern32_parts(r2)[0]
 
 
 def _matern32_cross(a, b, log_amp, log_scales):
@@ -124,10 +132,9 @@ def _value_and_gradient(log_amp, log_scales, log_noise, x, y):
     xs = x * inv_scales  # scaled inputs [n, d]
     sq = jnp.sum(xs * xs, axis=1)
     r2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * xs @ xs.T, 0.0)
-    r = jnp.sqrt(3.0 * r2)
-    e = jnp.exp(-r)
+    kernel, e = _matern32_parts(r2)
     amp2 = jnp.exp(2.0 * log_amp)
-    k_f = amp2 * (1.0 + r) * e  # the kernel without noise
+    k_f = amp2 * kernel  # the kernel without noise
     noise2 = jnp.exp(2.0 * log_noise)
     k = k_f + (noise2 + _JITTER) * jnp.eye(n, dtype=x.dtype)
     chol = jnp.linalg.cholesky(k)
@@ -395,11 +402,9 @@ def _gp_mean_jvp(primals, tangents):
     s = jnp.exp(-2.0 * log_scales)
     r2 = _gp_r2(batch, x, log_scales)
     amp = jnp.exp(2.0 * log_amp)
-    k = _matern32_of_r2(r2)
-    k_alpha = k @ alpha
-    mean = amp * k_alpha
-    # dk/d(r2) = -1.5 exp(-sqrt(3 r2)) (finite at r2 = 0)
-    c = (-1.5 * jnp.exp(-jnp.sqrt(3.0 * jnp.maximum(r2, 0.0)))) * alpha  # [b, n]
+    k, e = _matern32_parts(r2)
+    mean = amp * (k @ alpha)
+    c = -1.5 * e * alpha  # dk/d(r2) alpha, [b, n]
     s0 = jnp.sum(c, axis=1)  # [b]
     s1 = c @ x  # [b, d]
     # r2 = sum_i s_i (z_i - x_ni)^2: its changes with z, x and log_scales

@@ -261,18 +261,18 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
     hessian_and_grad = jax.jacfwd(grad_twice, has_aux=True)
     curvature = _gauss_newton(fn, model, data, space, jacobian) if hasattr(fn, "fisher") else None
 
-    def lm_step(u, lp, damping, g, a):
-        # Levenberg-Marquardt on -f: (A + damping * diag(|A| + 1)) step = g, A ~ -Hessian
+    def lm_step(u, lp, damping, g, a, evaluate, aux):
+        # Levenberg-Marquardt on -f: (A + damping * diag(|A| + 1)) step = g, A ~ -Hessian;
+        # ``evaluate(trial) -> (value, aux)``, whose aux is kept with an accepted trial
         scale = jnp.abs(jnp.diag(a)) + 1.0
         step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
         ok = jnp.all(jnp.isfinite(step))
         trial = u + jnp.where(ok, step, 0.0)
-        lp_trial = f(trial)
+        lp_trial, aux_trial = evaluate(trial)
         accept = ok & (lp_trial > lp)
-        u = jnp.where(accept, trial, u)
-        lp = jnp.where(accept, lp_trial, lp)
+        pick = partial(jax.tree.map, partial(jnp.where, accept))
         damping = jnp.clip(jnp.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
-        return u, lp, damping
+        return pick(trial, u), pick(lp_trial, lp), damping, pick(aux_trial, aux)
 
     d = u.shape[-1]
     damping0 = jnp.asarray(1e-3, u.dtype)
@@ -280,22 +280,17 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
         # Gauss-Newton steps, then the exact gradient and Hessian at the result. The trial
         # point's value comes with its gradient and curvature (one forward pass), kept for
         # the next step when the trial is accepted.
-        def gn_step(carry, _):
-            u, lp, damping, g, a = carry
-            scale = jnp.abs(jnp.diag(a)) + 1.0
-            step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
-            ok = jnp.all(jnp.isfinite(step))
-            trial = u + jnp.where(ok, step, 0.0)
-            lp_trial, g_trial, a_trial = curvature(trial)
-            accept = ok & (lp_trial > lp)
-            pick = partial(jnp.where, accept)
-            damping = jnp.clip(jnp.where(accept, damping * 0.3, damping * 10.0), 1e-9, 1e9)
-            return (pick(trial, u), pick(lp_trial, lp), damping, pick(g_trial, g),
-                    pick(a_trial, a)), None  # fmt: skip
+        def evaluate(v):
+            value, g, a = curvature(v)
+            return value, (g, a)
 
-        lp0, g0, a0 = curvature(u)
-        carry = (u, lp0, damping0, g0, a0)
-        (u, lp, _, _, _), _ = jax.lax.scan(gn_step, carry, None, length=newton_steps)
+        def gn_step(carry, _):
+            u, lp, damping, (g, a) = carry
+            return lm_step(u, lp, damping, g, a, evaluate, (g, a)), None
+
+        lp0, ga0 = evaluate(u)
+        (u, lp, _, _), _ = jax.lax.scan(gn_step, (u, lp0, damping0, ga0), None,
+                                        length=newton_steps)  # fmt: skip
         h, g = hessian_and_grad(u)
         return u, lp, g, h
 
@@ -303,7 +298,8 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
         # the last iteration only evaluates the gradient and Hessian at the final point
         u, lp, damping, _, _ = carry
         h, g = hessian_and_grad(u)
-        moved = lm_step(u, lp, damping, jnp.where(last, 0.0, g), -0.5 * (h + h.T))
+        moved = lm_step(u, lp, damping, jnp.where(last, 0.0, g), -0.5 * (h + h.T),
+                        lambda v: (f(v), ()), ())[:3]  # fmt: skip
         return (*moved, g, h), None
 
     carry = (u, lp, damping0, jnp.zeros(d, u.dtype), jnp.zeros((d, d), u.dtype))
