@@ -345,6 +345,54 @@ def test_nuts_global_stage_finds_the_global_mode_of_a_multimodal_likelihood():
     assert inf.summary_dict(stuck)["rhat_max"] > 1.1
 
 
+@pytest.mark.parametrize(
+    "mass, expected",
+    [
+        ([1.0], [0, 0, 0, 0]),
+        ([0.75, 0.25], [0, 0, 0, 1]),
+        ([3.0, 1.0], [0, 0, 0, 1]),  # normalised
+        ([0.5, 0.3, 0.2], [0, 0, 1, 2]),
+        ([0.97, 0.03], [0, 0, 0, 0]),  # lighter than 1 / (2 C): no chain
+        ([0.5, 0.5], [0, 0, 1, 1]),
+    ],
+)
+def test_chain_modes_allocates_chains_by_mass(mass, expected):
+    np.testing.assert_array_equal(inf.nuts.chain_modes(mass, 4), expected)
+
+
+@pytest.mark.parametrize("mass", [[], [np.nan, 1.0], [-0.1, 1.0], [0.0, 0.0]])
+def test_chain_modes_refuses_bad_masses(mass):
+    with pytest.raises(ValueError, match="mode masses"):
+        inf.nuts.chain_modes(mass, 4)
+
+
+def test_nuts_pools_separated_modes_by_their_mass():
+    """Two modes 40 sd apart, holding 3/4 and 1/4 of the mass: no chain crosses, so the
+    pooled draws have the right weights only if the chains are shared out by mass."""
+    sd, centres, weights = 0.01, (0.3, 0.7), (0.75, 0.25)
+
+    def log_likelihood(source):
+        x = source[0]
+        modes = jnp.stack(
+            [jnp.log(w) - 0.5 * ((x - c) / sd) ** 2 for c, w in zip(centres, weights, strict=True)]
+        )
+        rest = -0.5 * jnp.sum(((source[1:] - jnp.array([0.5, 1.2])) / 0.05) ** 2)
+        return jax.nn.logsumexp(modes) + rest
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = inf.locate(log_likelihood, inf.paper_prior(), key=jax.random.key(2), options=NUTS)
+    messages = [str(w.message) for w in caught if issubclass(w.category, inf.ConvergenceWarning)]
+    assert any("found 2 modes" in m for m in messages)  # the user is told
+    attrs = idata.posterior.attrs
+    assert attrs["global_stage_modes_used"] == 2
+    np.testing.assert_allclose(attrs["global_stage_mode_mass"], weights, atol=0.02)
+    assert attrs["chain_modes"] == [0, 0, 0, 1]
+    x = inf.posterior_draws(idata)[:, 0]
+    assert np.mean(x < 0.5) == 0.75  # 3 of the 4 chains, none of them crossing
+    np.testing.assert_allclose(np.mean(x), 0.75 * 0.3 + 0.25 * 0.7, atol=3e-3)
+
+
 # --------------------------------------------------------------------------------------------
 # All five event parameters: a Likelihood with data as an argument
 # --------------------------------------------------------------------------------------------

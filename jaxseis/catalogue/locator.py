@@ -43,7 +43,7 @@ from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, forward_model
 from jaxseis.inference.global_stage import Bank, GlobalStage, find_modes, select_modes
 from jaxseis.inference.laplace import laplace_draws, laplace_mixture
-from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
+from jaxseis.inference.nuts import NutsOptions, chain_modes, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
@@ -350,6 +350,8 @@ class Locator:
                 "status": "ok",
                 **chains_summary(theta[e], free, "nuts", int(diverging[e].sum())),
                 "global_stage_modes_used": len(m.u),
+                "chains_per_mode": np.bincount(chain_modes(m.mass, c), minlength=len(m.u)).tolist(),
+                "leapfrog_steps_mean": float(np.mean(np.asarray(out["n_steps"])[e])),
                 "step_size_median": float(np.median(np.asarray(out["step_size"])[e])),
             }
             if self.keep_draws:
