@@ -130,7 +130,17 @@ def main() -> int:
         help="skip the NUTS part (most of the run's time) and keep the NUTS results of the "
         "existing catalogue.json, marked as such",
     )
+    p.add_argument(
+        "--nuts-sweep",
+        type=int,
+        nargs="+",
+        metavar="DOUBLINGS",
+        help="instead of the whole benchmark: NUTS on the first --n-nuts events once per "
+        "largest trajectory doubling count given, side by side; writes catalogue_nuts_sweep.*",
+    )
     args = p.parse_args()
+    if args.nuts_sweep:
+        return nuts_sweep(args.nuts_sweep, args.n_nuts)
     if args.quick:
         args.n_laplace, args.n_nuts, args.n_dask, args.n_baseline = 16, 4, 16, 2
     js.use_cpu_cores()
@@ -226,6 +236,45 @@ def main() -> int:
     return 0
 
 
+def nuts_sweep(doublings: list[int], n: int) -> int:
+    """NUTS with several largest tree depths on the same events, one after the other."""
+    js.use_cpu_cores()
+    machine = benchlib.machine_info()
+    events = make_events(n, js.load_bundled(RECEIVERS))
+    block = 8 * jax.local_device_count() * 4
+    rows = {}
+    for depth in doublings:
+        options = cat.CATALOGUE_NUTS._replace(max_num_doublings=depth)
+        spec = cat.LocatorSpec.of(js.event_prior(), method="nuts", seed=SEED, nuts=options)
+        rows[str(depth)] = nuts_part(spec, events, block)
+        print(f"max_num_doublings {depth}: {rows[str(depth)]['s_per_event']:.2f} s/event")
+    machine["load_end"] = benchlib.load_average()
+    machine["devices"] = jax.local_device_count()
+    result = {"n_events": n, "by_max_num_doublings": rows, "machine": machine}
+    benchlib.write_results("catalogue_nuts_sweep", result, sweep_markdown(result))
+    return 0
+
+
+def sweep_markdown(r: dict) -> str:
+    head = (
+        "| largest tree depth | s/event | leapfrog steps per draw (mean) | ESS min | "
+        "events ESS >= 400 | events R-hat <= 1.01 | median error (m) | coverage95 x,y,z |\n"
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    )
+    rows = "".join(
+        f"| {d} | {v['s_per_event']:.2f} | {v['leapfrog_steps_mean']:.1f} | {v['ess_min']:.0f} | "
+        f"{v['fraction_events_ess_ge_400']:.2f} | {v['fraction_events_rhat_le_1_01']:.2f} | "
+        f"{1e3 * v['median_error_km']:.0f} | {v['coverage95']:.2f} |\n"
+        for d, v in r["by_max_num_doublings"].items()
+    )
+    return (
+        head + rows + f"\n{r['n_events']} events, the same for every row, one process, one row "
+        "after the other (each compiles its own programs: s/event includes that).\n"
+        + benchlib.machine_line(r["machine"])
+        + "\n"
+    )
+
+
 def nuts_part(nspec, events, block) -> dict:
     """NUTS with the catalogue's locator: rate, accuracy, ESS and R-hat per event."""
     nuts = run_locator(nspec, events, block)
@@ -240,6 +289,13 @@ def nuts_part(nspec, events, block) -> dict:
         rhat_max=float(rhat.max()),
         fraction_events_rhat_le_1_01=float((rhat <= 1.01).mean()),
         draws_per_event=int(nspec.nuts.num_chains * nspec.nuts.num_draws),
+        max_num_doublings=int(nspec.nuts.max_num_doublings),
+        leapfrog_steps_mean=float(
+            np.mean([r["leapfrog_steps_mean"] for r in nuts["records"] if r["status"] == "ok"])
+        ),
+        fraction_events_several_modes=float(
+            np.mean([len(r["chains_per_mode"]) > 1 for r in nuts["records"] if r["status"] == "ok"])
+        ),
     )
     return out
 
