@@ -272,6 +272,12 @@ def main() -> int:
         "NUTS check, SBC and the EDT comparison (the arms' Laplace runs are the expensive part)",
     )
     p.add_argument(
+        "--edt-from-earlier",
+        action="store_true",
+        help="with --arms-from: take the EDT comparison from that file too (EDT does not depend "
+        "on the waveform likelihood or its sampler), so only the NUTS check and SBC run",
+    )
+    p.add_argument(
         "--arms-only",
         action="store_true",
         help="re-run the Laplace arms only; the NUTS check, EDT and paper event come from the "
@@ -397,7 +403,11 @@ def main() -> int:
         "sbc": sbc_ranks(nuts_records),
     }
     checkpoint(name, {**result, "arms": {a: public(c) for a, c in cals.items()}})
-    edt, _ = edt_arm(events["white"][: args.n_edt], emulators, prior)
+    if args.arms_from and args.edt_from_earlier:
+        edt = earlier["edt_side_by_side"]["edt"]
+        args.n_edt = earlier["edt_side_by_side"]["n_events"]
+    else:
+        edt, _ = edt_arm(events["white"][: args.n_edt], emulators, prior)
     return finish(args, name, result, cals, white_records, edt, machine)
 
 
