@@ -34,9 +34,10 @@ import benchlib
 import numpy as np
 
 RESULTS = benchlib.RESULTS
-#: jaxns settings: NestedOptions fields (``None`` everywhere: jaxns 3's own defaults)
+#: jaxns settings: NestedOptions fields over jaxseis' defaults (jaxns' own defaults but 3
+#: slice steps per free parameter); ``jaxns_defaults`` restores jaxns' 5 per free parameter
 SETTINGS = {
-    "jaxns_defaults": {},
+    "jaxns_defaults": {"num_slices": 15},
     "live90_slices9": {"num_slices": 9},
     "live90_slices6": {"num_slices": 6},
     "live60_slices6": {"root_allocation_degree": 60, "num_slices": 6},
