@@ -227,8 +227,10 @@ class Locator:
 
         Each record holds ``event_id``, ``status`` (``"ok"`` or ``"error"`` with ``error``),
         the :func:`jaxseis.summary_dict` fields, ``truth`` (when the observation has one),
-        ``global_stage_modes_used``, ``laplace_positive_definite`` (Laplace), and ``draws``
-        with ``keep_draws``.
+        ``global_stage_modes_used``, ``laplace_positive_definite`` (Laplace),
+        ``chains_per_mode`` (NUTS: chains started in each kept mode, heaviest first, see
+        :func:`jaxseis.inference.nuts.chain_modes`), ``leapfrog_steps_mean`` and
+        ``step_size_median`` (NUTS), and ``draws`` with ``keep_draws``.
         """
         observations = list(observations)
         records: list[dict | None] = [None] * len(observations)
