@@ -172,7 +172,7 @@ def main() -> int:
 
     # --- Laplace on every event
     spec = cat.LocatorSpec.of(prior, method="laplace", seed=SEED)
-    block = 8 * jax.local_device_count() * 4
+    block = events_per_call()
     lap = run_locator(spec, events, block)
     result["laplace"] = {k: v for k, v in lap.items() if k != "records"}
     result["laplace"].update(accuracy(lap["records"]))
@@ -236,12 +236,17 @@ def main() -> int:
     return 0
 
 
+def events_per_call() -> int:
+    """Events per call of the locator: four blocks of 8 events per device."""
+    return 8 * jax.local_device_count() * 4
+
+
 def nuts_sweep(doublings: list[int], n: int) -> int:
     """NUTS with several largest tree depths on the same events, one after the other."""
     js.use_cpu_cores()
     machine = benchlib.machine_info()
     events = make_events(n, js.load_bundled(RECEIVERS))
-    block = 8 * jax.local_device_count() * 4
+    block = events_per_call()
     rows = {}
     for depth in doublings:
         options = cat.CATALOGUE_NUTS._replace(max_num_doublings=depth)

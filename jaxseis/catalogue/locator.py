@@ -43,7 +43,7 @@ from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, forward_model
 from jaxseis.inference.global_stage import Bank, GlobalStage, find_modes, select_modes
 from jaxseis.inference.laplace import laplace_draws, laplace_mixture
-from jaxseis.inference.nuts import NutsOptions, chain_modes, chain_starts, run_chains
+from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
@@ -330,9 +330,12 @@ class Locator:
         w0 = np.zeros((size, c, d))
         center = np.zeros((size, c, d))
         chol = np.broadcast_to(np.eye(d), (size, c, d, d)).copy()
+        which = np.zeros((size, c), dtype=int)
         for e, m in enumerate(modes):
             if not isinstance(m, Exception):
-                w0[e], center[e], chol[e] = chain_starts(m, k_init[e], c, self.stage.init_spread)
+                w0[e], center[e], chol[e], which[e] = chain_starts(
+                    m, k_init[e], c, self.stage.init_spread
+                )
         dtype = jnp.result_type(float)
 
         def program(params, bank, lower, upper, *block):
@@ -354,7 +357,7 @@ class Locator:
                 "status": "ok",
                 **chains_summary(theta[e], free, "nuts", int(diverging[e].sum())),
                 "global_stage_modes_used": len(m.u),
-                "chains_per_mode": np.bincount(chain_modes(m.mass, c), minlength=len(m.u)).tolist(),
+                "chains_per_mode": np.bincount(which[e], minlength=len(m.u)).tolist(),
                 "leapfrog_steps_mean": float(np.mean(np.asarray(out["n_steps"])[e])),
                 "step_size_median": float(np.median(np.asarray(out["step_size"])[e])),
             }

@@ -100,14 +100,14 @@ def chain_modes(mass, num_chains: int) -> np.ndarray:
 
 
 def chain_starts(modes: Modes, key, num_chains: int, init_spread: float):
-    """Per-chain ``(w0 [C, d], center [C, d], chol [C, d, d])``: chain ``c`` in the mode
-    :func:`chain_modes` gives it, started at ``w0 = init_spread * z`` (``z`` standard normal)
-    of its whitening."""
+    """Per-chain ``(w0 [C, d], center [C, d], chol [C, d, d], which [C])``: chain ``c`` in mode
+    ``which[c]`` (:func:`chain_modes`), started at ``w0 = init_spread * z`` (``z`` standard
+    normal) of its whitening."""
     z = np.asarray(jax.random.normal(key, (num_chains, modes.u.shape[-1])), dtype=np.float64)
     which = chain_modes(modes.mass, num_chains)
     center = modes.u[which]
     chol = np.stack([np.linalg.cholesky(modes.cov[m]) for m in which])
-    return init_spread * z, center, chol
+    return init_spread * z, center, chol, which
 
 
 class ChainState(NamedTuple):

@@ -28,12 +28,7 @@ from jaxseis.inference.laplace import (
     laplace_mixture,
 )
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
-from jaxseis.inference.nuts import (
-    NutsOptions,
-    chain_modes,
-    chain_starts,
-    check_nuts_options,
-)
+from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
 from jaxseis.inference.programs import run_global_stage, run_nuts
 from jaxseis.inference.summary import gaussian_summary, to_inference_data
@@ -211,9 +206,11 @@ def _nuts(lik, space, key, options: NutsOptions, bank, progress):
         _check_starts(lik, space, w0)
     else:
         modes, _, _ = _modes(lik, space, key_global, stage, bank, progress)
-        w0, center, chol = chain_starts(modes, key_init, options.num_chains, stage.init_spread)
+        w0, center, chol, which = chain_starts(
+            modes, key_init, options.num_chains, stage.init_spread
+        )
         attrs.update(_mode_attrs(modes, space, stage))
-        attrs["chain_modes"] = chain_modes(modes.mass, options.num_chains).tolist()
+        attrs["chain_modes"] = which.tolist()
     attrs["wall_global_s"] = time.perf_counter() - tic
     model, data, lower, upper = _arrays(lik, space)
     dtype = lower.dtype
