@@ -373,6 +373,29 @@ def test_locate_catalogue_writes_csv_jsonl_quakeml_and_resumes(tmp_path, capsys)
     assert np.median(errors) < 0.05, errors
 
 
+def test_locate_catalogue_polish_reaches_the_locator(tmp_path, monkeypatch, capsys):
+    """``--polish N`` sets the global stage's polished candidates of the locator's spec."""
+    from jaxseis import catalogue as cat
+
+    seen = {}
+
+    def stop(spec, events, **kwargs):
+        seen["spec"] = spec
+        raise ValueError("stopped before locating")
+
+    monkeypatch.setattr(cat, "locate_catalogue", stop)
+    args = ["locate-catalogue", "-o", str(tmp_path / "c"), "--events", "2", *TINY_CATALOGUE]
+    assert main([*args, "--polish", "8"]) != 0
+    assert seen["spec"].stage.num_polish == 8
+    assert seen["spec"].stage.num_draws == 1024  # --bank too
+    capsys.readouterr()
+    assert main([*args]) != 0
+    assert seen["spec"].stage.num_polish == cat.CATALOGUE_STAGE.num_polish
+    capsys.readouterr()
+    assert main([*args, "--polish", "0"]) == 2
+    assert "argument --polish" in capsys.readouterr().err
+
+
 def test_simulate_info_and_export_nll(tmp_path, monkeypatch, capsys):
     """``simulate`` (the solver replaced by a tiny dataset: the solver has its own tests)
     writes a dataset that ``info`` reads; ``export-nll`` writes a NonLinLoc grid."""

@@ -36,6 +36,8 @@ def _locate_catalogue(args) -> None:
     stage = cat.CATALOGUE_STAGE
     if args.bank is not None:
         stage = stage._replace(num_draws=args.bank, chunk_size=min(stage.chunk_size, args.bank))
+    if args.polish is not None:
+        stage = stage._replace(num_polish=min(args.polish, stage.num_draws))
     spec = cat.LocatorSpec.of(
         prior,
         models=files if args.models else (),
@@ -140,6 +142,14 @@ def register(sub) -> None:
         type=positive_int,
         metavar="N",
         help=f"candidates of the bank (default: {CATALOGUE_STAGE.num_draws})",
+    )
+    g.add_argument(
+        "--polish",
+        type=positive_int,
+        metavar="N",
+        help=f"best candidates polished by Gauss-Newton (default: {CATALOGUE_STAGE.num_polish}); "
+        "32 finds more of the local maxima along the depth/origin-time ridge, whose Laplace "
+        "mixture covers the truth as often as it should, at about 3 times the cost per event",
     )
     g.add_argument(
         "--block-size",
