@@ -24,11 +24,7 @@ test events are never read by it); the likelihood is then evaluated in the frequ
 where the white likelihood is the Whittle one with a flat spectrum.
 
 Every arm locates all events with the catalogue's Laplace approximation (the mixture over the
-global stage's modes, :class:`jaxseis.catalogue.Locator`), its global stage polishing the best
-32 candidates of the bank (``--num-polish``; :func:`jaxseis.locate`'s default) instead of the
-catalogue's 4: the extra local maxima along the depth/origin-time ridge widen the mixture where
-one Laplace approximation is too narrow (``--polish-sweep 4 8 16 32`` measures it, writing
-``events_polish_sweep.json``/``.md``); the white arm also with NUTS on
+global stage's modes, :class:`jaxseis.catalogue.Locator`); the white arm also with NUTS on
 the first ``--n-nuts`` events (4 chains x 250 draws), with SBC-style ranks of the truths among
 99 thinned draws. The EDT arrival-time posterior (picks on the same noisy traces, P tables of
 the marine model, NonLinLoc's EDT likelihood, Laplace at its maximum) runs side by side on
@@ -68,7 +64,6 @@ PLAIN = "white_no_error_model"
 #: noise, so the model is exact and what remains is the Laplace approximation and the noise
 CONTROL = "emulated_control"
 NOISE_WINDOWS = 16  # noise-only record for the Welch estimate, in observation windows
-NUM_POLISH = 32  # candidates the global stage polishes (the catalogue's default is 4)
 
 PAPER_EVENT_CODE = """
 import json, sys, time
@@ -130,18 +125,14 @@ def make_events(n: int, emulators, bench) -> dict[str, list]:
     return out
 
 
-def arm_spec(prior, arm: str, method: str, num_polish: int = NUM_POLISH) -> cat.LocatorSpec:
+def arm_spec(prior, arm: str, method: str) -> cat.LocatorSpec:
     """The catalogue locator of an arm: the emulator error model marginalised (frequency
-    domain) except in the reference arms without it (the control's model is exact); the
-    global stage polishing ``num_polish`` candidates."""
-    stage = cat.CATALOGUE_STAGE._replace(num_polish=num_polish)
+    domain) except in the reference arms without it (the control's model is exact)."""
     if arm in (PLAIN, CONTROL):
-        return cat.LocatorSpec.of(
-            prior, method=method, seed=SEED, stage=stage, keep_draws=method == "nuts"
-        )
+        return cat.LocatorSpec.of(prior, method=method, seed=SEED, keep_draws=method == "nuts")
     return cat.LocatorSpec.of(
-        prior, method=method, seed=SEED, stage=stage, domain="frequency",
-        emulator_error="bundled", keep_draws=method == "nuts",
+        prior, method=method, seed=SEED, domain="frequency", emulator_error="bundled",
+        keep_draws=method == "nuts",
     )  # fmt: skip
 
 
@@ -298,22 +289,6 @@ def main() -> int:
         default="run",
         help="the paper event's fresh-process NUTS runs; 'only' updates them alone",
     )
-    p.add_argument(
-        "--num-polish",
-        type=int,
-        default=NUM_POLISH,
-        help=f"candidates the global stage polishes (default {NUM_POLISH})",
-    )
-    p.add_argument(
-        "--polish-sweep",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="only locate every event of the --sweep-arms with the Laplace mixture for each "
-        "number of polished candidates N, side by side; writes events_polish_sweep.json/.md",
-    )
-    p.add_argument("--sweep-arms", nargs="+", default=["white", "coloured_whitened"],
-                   choices=[*ARMS, PLAIN])  # fmt: skip
     args = p.parse_args()
     if args.quick:
         args.n_events, args.n_nuts, args.n_edt = 16, 4, 4
@@ -368,16 +343,13 @@ def main() -> int:
         result = json.loads(path.read_text())
         if measured is not None and args.paper_event != "skip":
             result["paper_event"] = measured
-        spec = arm_spec(prior, CONTROL, "laplace", args.num_polish)
+        spec = arm_spec(prior, CONTROL, "laplace")
         records = cat.build_locator(spec).locate_blocks(events[CONTROL][: result["n_events"]])
         result["arms"][CONTROL] = public(calibration(records))
         result["coverage95_emulated_control"] = result["arms"][CONTROL]["coverage95"]
         benchlib.write_results(name, result, markdown(result))
         return 0
-    if args.polish_sweep:
-        return polish_sweep(args, events, prior, machine)
     result["n_events"] = args.n_events
-    result["num_polish"] = args.num_polish
     cals: dict[str, dict] = {}
     arms = (*ARMS, PLAIN, CONTROL) if args.control else (*ARMS, PLAIN)
     if args.arms_from:
@@ -386,11 +358,11 @@ def main() -> int:
         earlier = json.loads(Path(args.arms_from).read_text())
         cals = dict(earlier["arms"])
         n_white = max(args.n_nuts, args.n_edt)
-        spec = arm_spec(prior, "white", "laplace", args.num_polish)
+        spec = arm_spec(prior, "white", "laplace")
         white_records = cat.build_locator(spec).locate_blocks(events["white"][:n_white])
         arms = ()
     for arm in arms:
-        spec = arm_spec(prior, arm, "laplace", args.num_polish)
+        spec = arm_spec(prior, arm, "laplace")
         tic = time.perf_counter()
         records = cat.build_locator(spec).locate_blocks(events[arm])
         if arm == "white":
@@ -413,7 +385,7 @@ def main() -> int:
         if "paper_event" in earlier:
             result["paper_event"] = earlier["paper_event"]
         return finish(args, name, result, cals, white_records, edt, machine)
-    nspec = arm_spec(prior, "white", "nuts", args.num_polish)
+    nspec = arm_spec(prior, "white", "nuts")
     tic = time.perf_counter()
     nuts_records = cat.build_locator(nspec).locate_blocks(events["white"][: args.n_nuts])
     nuts_wall = time.perf_counter() - tic
@@ -437,51 +409,6 @@ def main() -> int:
     else:
         edt, _ = edt_arm(events["white"][: args.n_edt], emulators, prior)
     return finish(args, name, result, cals, white_records, edt, machine)
-
-
-def polish_sweep(args, events, prior, machine) -> int:
-    """The Laplace arms for each number of polished candidates, on the same events."""
-    rows = []
-    for arm in args.sweep_arms:
-        for n_polish in args.polish_sweep:
-            spec = arm_spec(prior, arm, "laplace", n_polish)
-            tic = time.perf_counter()
-            records = cat.build_locator(spec).locate_blocks(events[arm])
-            wall = time.perf_counter() - tic
-            c = calibration(records)
-            rows.append({
-                "arm": arm, "num_polish": n_polish, "n_ok": c["n_ok"],
-                "s_per_event": wall / len(records),
-                "coverage95": c["coverage95"], "coverage68": c["coverage68"],
-                "median_error_km": c["median_error_km"], "p90_error_km": c["p90_error_km"],
-                "median_std_km": c["median_std_km"],
-                "several_modes": float(np.mean([r.get("global_stage_modes_used", 1) > 1
-                                                for r in records if r["status"] == "ok"])),
-            })  # fmt: skip
-            print(rows[-1], flush=True)
-    machine["load_end"] = benchlib.load_average()
-    result = {"n_events": args.n_events, "seed": SEED, "rows": rows, "machine": machine}
-    lines = [
-        f"Laplace mixture on {args.n_events} test events against the number of candidates the "
-        "global stage polishes (95 % coverage target [0.93, 0.97] white, [0.92, 0.98] "
-        "whitened):",
-        "",
-        "| arm | polished | s/event | "
-        + " | ".join(f"cov95 {p}" for p in js.PARAMS)
-        + " | median error (m) | p90 error (m) | several modes |",
-        "| --- | ---: | ---: |" + " ---: |" * (len(js.PARAMS) + 3),
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['arm']} | {r['num_polish']} | {r['s_per_event']:.2f} | "
-            + " | ".join(f"{r['coverage95'][p]:.3f}" for p in js.PARAMS)
-            + f" | {1e3 * r['median_error_km']:.1f} | {1e3 * r['p90_error_km']:.1f} | "
-            f"{r['several_modes']:.2f} |"
-        )
-    lines += ["", benchlib.machine_line(machine)]
-    name = benchlib.result_name("events_polish_sweep", args.quick)
-    benchlib.write_results(name, result, "\n".join(lines) + "\n")
-    return 0
 
 
 def finish(args, name, result, cals, white_records, edt, machine) -> int:
