@@ -72,13 +72,9 @@ def trace_counts() -> dict[str, int]:
 CATALOGUE_STAGE = GlobalStage(num_draws=16384, chunk_size=1024, num_polish=4, polish_steps=0,
                               newton_steps=15)  # fmt: skip
 """The catalogue's global stage: a bank of 16,384 candidates, the best 4 polished by 15
-Gauss-Newton steps. Polishing more finds more of the secondary local maxima along the
-depth/origin-time ridge, which the Laplace mixture needs where one Gaussian is too narrow:
-with ``num_polish=32`` (as :func:`jaxseis.locate` does) the 95 % intervals of all five
-parameters cover the truth at 0.93-0.95 over the 300 events of ``bench/bench_events.py``
-(white noise), against 0.91-0.95 with 4, at several times the cost per event
-(``bench_events.py --polish-sweep``). Polishing 2 lowers depth and origin-time coverage by
-another 0.02-0.03."""
+Gauss-Newton steps (polishing 2 is 20 % faster, but finds fewer of the secondary modes the
+Laplace mixture needs: 95 % coverage of depth and origin time fell by 0.02-0.03 over the 300
+events of ``bench/bench_events.py``; :func:`jaxseis.locate` polishes 32)."""
 
 CATALOGUE_NUTS = NutsOptions(
     num_chains=4, num_warmup=200, num_draws=250, max_num_doublings=4, global_stage=None

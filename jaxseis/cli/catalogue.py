@@ -148,8 +148,8 @@ def register(sub) -> None:
         type=positive_int,
         metavar="N",
         help=f"best candidates polished by Gauss-Newton (default: {CATALOGUE_STAGE.num_polish}); "
-        "32 finds more of the local maxima along the depth/origin-time ridge, whose Laplace "
-        "mixture covers the truth as often as it should, at about 3 times the cost per event",
+        "more find more of the local maxima along the depth/origin-time ridge for the "
+        "Laplace mixture (locate polishes 32), at a higher cost per event",
     )
     g.add_argument(
         "--block-size",
