@@ -345,6 +345,50 @@ def test_nuts_global_stage_finds_the_global_mode_of_a_multimodal_likelihood():
     assert inf.summary_dict(stuck)["rhat_max"] > 1.1
 
 
+def test_select_modes_skips_polished_points_that_are_not_maxima():
+    """The best polished point is a saddle: it becomes no mode (its floored precision would
+    give it a broad width and most of the mass); unless no point is a maximum."""
+    from jaxseis.inference.global_stage import is_maximum, select_modes
+
+    u = np.array([[0.0, 0.0], [0.1, 0.0], [3.0, 3.0]])
+    lp = np.array([10.0, 9.9, 5.0])
+    saddle = np.diag([-100.0, 50.0])
+    peak = np.diag([-100.0, -100.0])
+    hess = np.stack([saddle, peak, peak])
+    np.testing.assert_array_equal(is_maximum(hess), [False, True, True])
+    stage = inf.GlobalStage(min_mode_mass=0.0)
+    modes = select_modes(u, lp, hess, 10.0, stage)
+    np.testing.assert_array_equal(modes.index, [1, 2])
+    assert modes.mass[0] > 0.99  # the peak at 0.1, e^5 times denser than the one at 3
+    only_saddles = select_modes(u, lp, np.stack([saddle] * 3), 10.0, stage)
+    assert only_saddles.index[0] == 0
+    assert not is_maximum(np.full((1, 2, 2), np.nan))[0]
+
+
+def test_laplace_mixture_leaves_out_non_maxima_and_stays_inside_the_prior_width():
+    """A mixture of a maximum and a saddle keeps the maximum alone, at its exact covariance;
+    a lone saddle's flat direction gets the uniform prior's variance, width^2 / 12."""
+    from jaxseis.inference.global_stage import Modes
+    from jaxseis.inference.laplace import laplace_mixture
+    from jaxseis.inference.prior import Space
+
+    space = Space(np.array([0.0, 0.0, 0.0, -0.3, -5.0]), np.array([1.0, 1.0, 2.0, 0.3, 5.0]),
+                  (0, 1))  # fmt: skip
+    u = np.zeros((2, 2))  # the box's centre: dtheta/du = width / 4, no second-order term
+    d1 = np.array([0.25, 0.25])
+    h_theta = np.stack([np.diag([-1e4, -4e4]), np.diag([-1e4, 10.0])])
+    hess_u = h_theta * np.outer(d1, d1)
+    modes = Modes(u, np.zeros(2), np.stack([np.eye(2)] * 2), np.array([0.3, 0.7]), 2,
+                  np.arange(2))  # fmt: skip
+    means, covs, weights, _, positive = laplace_mixture(space, modes, np.zeros((2, 2)), hess_u)
+    assert positive and len(means) == 1 and weights[0] == 1.0
+    np.testing.assert_allclose(np.diag(covs[0])[:2], [1e-4, 2.5e-5], rtol=1e-12)
+    lone = modes._replace(u=u[1:], mass=np.ones(1), index=np.array([1]))
+    means, covs, weights, _, positive = laplace_mixture(space, lone, np.zeros((2, 2)), hess_u)
+    assert not positive
+    np.testing.assert_allclose(np.diag(covs[0])[:2], [1e-4, 1.0 / 12.0], rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "mass, expected",
     [

@@ -39,6 +39,7 @@ __all__ = [
     "check_global_stage",
     "draw_candidates",
     "find_modes",
+    "is_maximum",
     "laplace_covariance",
     "objective",
     "polish",
@@ -379,11 +380,24 @@ def laplace_covariance(hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cov, prec
 
 
+def is_maximum(hess: np.ndarray) -> np.ndarray:
+    """``[K]`` whether each Hessian ``[K, d, d]`` of the log-density is finite and negative
+    definite (the point is a strict local maximum if its gradient vanishes)."""
+    h = -0.5 * (hess + np.swapaxes(hess, -1, -2))
+    finite = np.all(np.isfinite(h), axis=(-2, -1))
+    lam = np.linalg.eigvalsh(np.where(finite[:, None, None], h, 0.0))
+    return finite & np.all(lam > 0, axis=-1)
+
+
 def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = True) -> Modes:
     """Group polished points into distinct modes and keep the heavy ones (host side).
 
     With ``jacobian=False`` (the polish maximised the log-likelihood) the modes are weighed
-    by the posterior density of ``u`` all the same: the log-Jacobian is added here.
+    by the posterior density of ``u`` all the same: the log-Jacobian is added here. A point
+    whose Hessian is not negative definite (a saddle, or a kink of the emulators where the
+    polish stopped) is not a maximum and becomes no mode unless no point is one: its floored
+    precision would give it a broad Laplace width, hence a large mass, and the Laplace mixture
+    and the NUTS chains would spread over the prior box.
 
     Raises:
         ValueError: when no polished point has a finite log-density (a likelihood that is NaN
@@ -400,9 +414,12 @@ def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = 
     post = lp  # the posterior density of u, which weighs the modes
     if not jacobian:
         post = lp + np.sum(-np.logaddexp(0.0, u) - np.logaddexp(0.0, -u), axis=-1)
+    eligible = np.isfinite(post) & is_maximum(hess)
+    if not np.any(eligible):
+        eligible = np.isfinite(post)
     modes: list[int] = []
-    for i in np.argsort(-np.where(np.isfinite(post), post, -np.inf)):
-        if not np.isfinite(post[i]):
+    for i in np.argsort(-np.where(eligible, post, -np.inf)):
+        if not eligible[i]:
             continue
         if not any((u[i] - u[m]) @ prec[m] @ (u[i] - u[m]) < _SAME_MODE_D2 for m in modes):
             modes.append(int(i))

@@ -7,12 +7,15 @@ unconstrained coordinates ``u``, whose maximum is the likelihood's, and returns 
 and Hessian there. The Hessian in the parameters themselves follows exactly by the chain rule,
 ``H_theta = (H_u - diag(g_theta * theta''(u))) / (theta'(u) theta'(u)^T)``, so the method
 compiles no program of its own. A Hessian that is not negative definite (a saddle or a flat
-direction) is reported, and its eigenvalues are floored so that the covariance stays usable.
+direction) is reported. The precision's eigenvalues, in coordinates that scale the prior box to
+unit width, are floored at 12, the precision of the uniform prior on that width: no direction
+of the approximation is wider than the prior itself.
 
 A posterior with several modes (a depth-origin-time ridge cut by cycle skipping, for
 instance) is approximated by the mixture of its modes' Laplace approximations, weighed by their
 Laplace masses (:func:`laplace_mixture`): the summary's moments and quantiles are the
-mixture's.
+mixture's. Polished points whose Hessian is not negative definite are not maxima and are left
+out of the mixture, unless no point is.
 
 This is the catalogue's default method: a handful of exact Hessians per event instead of
 thousands of gradient evaluations; the calibration study (``bench/bench_events.py``) checks it
@@ -37,7 +40,7 @@ __all__ = [
     "laplace_mixture",
 ]
 
-_EIG_FLOOR = 1e-12  # relative floor of the precision eigenvalues
+_PRECISION_FLOOR = 12.0  # the uniform prior's precision on a unit-width box
 
 
 class LaplaceOptions(NamedTuple):
@@ -84,10 +87,11 @@ def laplace_at_mode(space: Space, u, grad_u, hess_u):
     g = np.asarray(grad_u, dtype=np.float64) / d1
     h_u = np.asarray(hess_u, dtype=np.float64)
     h = (0.5 * (h_u + h_u.T) - np.diag(g * d2)) / np.outer(d1, d1)
-    lam, vec = np.linalg.eigh(-h)
+    # eigenvalues in box-scaled coordinates s = theta / width, floored at the prior's precision
+    lam, vec = np.linalg.eigh(-h * np.outer(width, width))
     positive = bool(np.all(lam > 0))
-    lam = np.maximum(lam, _EIG_FLOOR * np.max(np.abs(lam)) + 1e-300)
-    cov = (vec / lam) @ vec.T
+    lam = np.maximum(lam, _PRECISION_FLOOR)
+    cov = ((vec / lam) @ vec.T) * np.outer(width, width)
     theta = space.lower.astype(np.float64).copy()
     theta[idx] = lo + width * sig
     return theta, cov, float(np.linalg.norm(g)), positive
@@ -104,21 +108,28 @@ def laplace_mixture(space: Space, modes, grad_u, hess_u):
 
     Returns:
         ``(means [M, 5], covs [M, 5, 5] (zero rows for fixed parameters), weights [M],
-        gradient norms [M], all positive definite)``; the weights are the modes' Laplace
-        mass fractions, renormalised over the kept modes.
+        gradient norms [M], all positive definite)`` of the ``M`` modes in the mixture: those
+        whose Hessian is negative definite, or all of them if none is (then the last value is
+        False). The weights are the modes' Laplace mass fractions, renormalised over the
+        mixture's modes.
     """
     idx = np.asarray(space.free)
-    means, covs, norms, positive = [], [], [], True
-    for u, i in zip(modes.u, modes.index, strict=True):
-        theta, cov, gnorm, pd = laplace_at_mode(space, u, grad_u[i], hess_u[i])
+    parts = [
+        laplace_at_mode(space, u, grad_u[i], hess_u[i])
+        for u, i in zip(modes.u, modes.index, strict=True)
+    ]
+    keep = [k for k, part in enumerate(parts) if part[3]] or list(range(len(parts)))
+    means, covs = [], []
+    for k in keep:
+        theta, cov = parts[k][:2]
         full = np.zeros((5, 5))
         full[np.ix_(idx, idx)] = cov
         means.append(theta)
         covs.append(full)
-        norms.append(gnorm)
-        positive = positive and pd
-    weights = np.asarray(modes.mass, dtype=np.float64)
-    return np.stack(means), np.stack(covs), weights / weights.sum(), np.asarray(norms), positive
+    weights = np.asarray(modes.mass, dtype=np.float64)[keep]
+    norms = np.asarray([parts[k][2] for k in keep])
+    positive = all(parts[k][3] for k in keep)
+    return np.stack(means), np.stack(covs), weights / weights.sum(), norms, positive
 
 
 def laplace_draws(key, space: Space, means, covs, num_draws: int, weights=None) -> np.ndarray:
