@@ -137,7 +137,8 @@ def test_catalogue_path_equals_the_single_event_path(emulators, events):
 
 def test_emulator_error_model_in_the_catalogue(events):
     """With the bundled emulators' error model the locator still compiles its stage once,
-    agrees with the single-event path and gives wider posteriors than without it."""
+    agrees with the single-event path and gives wider posteriors than without it (compared
+    where both are a single Laplace approximation at a maximum)."""
     spec = SPEC._replace(emulator_error="bundled", domain="frequency")
     before = cat.trace_counts().get("stage", 0)
     locator = cat.build_locator(spec)
@@ -146,7 +147,16 @@ def test_emulator_error_model_in_the_catalogue(events):
     assert cat.trace_counts().get("stage", 0) == before + 1
     assert all(r["status"] == "ok" for r in records)
     plain = cat.build_locator(SPEC).locate_blocks(events[:3])
-    for r, p in zip(records, plain, strict=True):
+    # wider where both are one Gaussian at a maximum (a mixture's width depends on its modes)
+    single = [
+        (r, p)
+        for r, p in zip(records, plain, strict=True)
+        if r["laplace_modes"] == p["laplace_modes"] == 1
+        and r["laplace_positive_definite"]
+        and p["laplace_positive_definite"]
+    ]
+    assert single
+    for r, p in single:
         assert np.all(np.asarray(r["std"])[:3] > np.asarray(p["std"])[:3])
     lik = js.waveform_log_likelihood(
         locator.model, events[0], emulator_error=locator.emulator_error
