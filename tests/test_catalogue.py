@@ -137,27 +137,27 @@ def test_catalogue_path_equals_the_single_event_path(emulators, events):
 
 def test_emulator_error_model_in_the_catalogue(events):
     """With the bundled emulators' error model the locator still compiles its stage once,
-    agrees with the single-event path and gives wider posteriors than without it (compared
-    where both are a single Laplace approximation at a maximum)."""
+    agrees with the single-event path and gives wider posteriors than without it: compared
+    where both are a single Laplace approximation at a maximum, the widths grow by more than
+    a fifth in the median over the events (at a shallow event on the depth/origin-time ridge
+    the maximum moves with the error model, and its width there can be smaller)."""
     spec = SPEC._replace(emulator_error="bundled", domain="frequency")
     before = cat.trace_counts().get("stage", 0)
     locator = cat.build_locator(spec)
     records = locator.locate_blocks(events[:3])
-    locator.locate_blocks(events[3:5])
+    records += locator.locate_blocks(events[3:5])
     assert cat.trace_counts().get("stage", 0) == before + 1
     assert all(r["status"] == "ok" for r in records)
-    plain = cat.build_locator(SPEC).locate_blocks(events[:3])
-    # wider where both are one Gaussian at a maximum (a mixture's width depends on its modes)
-    single = [
-        (r, p)
+    plain = cat.build_locator(SPEC).locate_blocks(events[:5])
+    ratios = [
+        np.asarray(r["std"])[:3] / np.asarray(p["std"])[:3]
         for r, p in zip(records, plain, strict=True)
-        if r["laplace_modes"] == p["laplace_modes"] == 1
+        if r["global_stage_modes_used"] == p["global_stage_modes_used"] == 1
         and r["laplace_positive_definite"]
         and p["laplace_positive_definite"]
     ]
-    assert single
-    for r, p in single:
-        assert np.all(np.asarray(r["std"])[:3] > np.asarray(p["std"])[:3])
+    assert len(ratios) >= 3
+    assert np.all(np.median(ratios, axis=0) > 1.2), ratios
     lik = js.waveform_log_likelihood(
         locator.model, events[0], emulator_error=locator.emulator_error
     )

@@ -365,9 +365,9 @@ def test_select_modes_skips_polished_points_that_are_not_maxima():
     assert not is_maximum(np.full((1, 2, 2), np.nan))[0]
 
 
-def test_laplace_mixture_leaves_out_non_maxima_and_stays_inside_the_prior_width():
-    """A mixture of a maximum and a saddle keeps the maximum alone, at its exact covariance;
-    a lone saddle's flat direction gets the uniform prior's variance, width^2 / 12."""
+def test_laplace_at_a_non_maximum_stays_inside_the_prior_width():
+    """At a maximum the Laplace covariance is the inverse Hessian; a saddle's non-concave
+    direction gets the uniform prior's variance, width^2 / 12, not a box-wide one."""
     from jaxseis.inference.global_stage import Modes
     from jaxseis.inference.laplace import laplace_mixture
     from jaxseis.inference.prior import Space
@@ -378,15 +378,66 @@ def test_laplace_mixture_leaves_out_non_maxima_and_stays_inside_the_prior_width(
     d1 = np.array([0.25, 0.25])
     h_theta = np.stack([np.diag([-1e4, -4e4]), np.diag([-1e4, 10.0])])
     hess_u = h_theta * np.outer(d1, d1)
-    modes = Modes(u, np.zeros(2), np.stack([np.eye(2)] * 2), np.array([0.3, 0.7]), 2,
-                  np.arange(2))  # fmt: skip
+    modes = Modes(u[:1], np.zeros(1), np.eye(2)[None], np.ones(1), 1, np.arange(1))
     means, covs, weights, _, positive = laplace_mixture(space, modes, np.zeros((2, 2)), hess_u)
     assert positive and len(means) == 1 and weights[0] == 1.0
     np.testing.assert_allclose(np.diag(covs[0])[:2], [1e-4, 2.5e-5], rtol=1e-12)
-    lone = modes._replace(u=u[1:], mass=np.ones(1), index=np.array([1]))
+    lone = modes._replace(index=np.array([1]))
     means, covs, weights, _, positive = laplace_mixture(space, lone, np.zeros((2, 2)), hess_u)
     assert not positive
     np.testing.assert_allclose(np.diag(covs[0])[:2], [1e-4, 1.0 / 12.0], rtol=1e-12)
+
+
+def _quadratic_points(space, mu, prec, thetas):
+    """``u``, log-likelihood, gradient and Hessian in ``u`` of the Gaussian log-likelihood
+    ``-(theta - mu)' prec (theta - mu) / 2`` of the two free parameters, at ``thetas``."""
+    from jaxseis.inference.prior import Space
+
+    with jax.enable_x64(True):
+        s = Space(jnp.asarray(space.lower), jnp.asarray(space.upper), space.free)
+
+        def f(u):
+            d = from_unconstrained(s, u)[jnp.asarray(space.free)] - mu
+            return -0.5 * d @ prec @ d
+
+        full = np.tile(np.asarray(space.lower), (len(thetas), 1))
+        full[:, list(space.free)] = thetas
+        u = jax.vmap(lambda t: to_unconstrained(s, t))(jnp.asarray(full))
+        values = jax.vmap(f)(u)
+        return (np.asarray(u), np.asarray(values), np.asarray(jax.vmap(jax.grad(f))(u)),
+                np.asarray(jax.vmap(jax.hessian(f))(u)))  # fmt: skip
+
+
+def test_box_laplace_weighs_a_mode_on_a_face_of_the_box_by_its_mass_inside():
+    """A Gaussian likelihood whose peak lies 20 m outside the box in x (an event at the edge
+    of the volume) and 10 m inside it in y: the polish approaches the face x = 0, and the
+    mass of that mode inside the box is the exact integral (to the 1e-6 of the box the point
+    stays off the face), not the e^-14 the density of ``u`` there would give it. A saddle is
+    no maximum."""
+    from scipy.special import ndtr
+
+    from jaxseis.inference.global_stage import box_laplace, select_modes
+    from jaxseis.inference.prior import Space
+
+    space = Space(np.array([0.0, 0.0, 0.0, -0.3, -5.0]), np.array([1.0, 1.0, 2.0, 0.3, 5.0]),
+                  (0, 1))  # fmt: skip
+    sd = np.array([0.01, 0.02])
+    mu = np.array([-0.02, 0.01])
+    u, lp, g, h = _quadratic_points(space, mu, np.diag(1.0 / sd**2),
+                                    np.array([[1e-6, 0.01], [0.5, 0.5]]))  # fmt: skip
+    log_mass, maximum, decrement = box_laplace(space, u, lp, g, h)
+    exact = np.sum(np.log(np.sqrt(2 * np.pi) * sd * (ndtr((1 - mu) / sd) - ndtr(-mu / sd))))
+    assert maximum[0] and decrement[0] < 1e-12  # y at its maximum, x pinned
+    np.testing.assert_allclose(log_mass[0], exact, atol=1e-3)
+    modes = select_modes(u[:1], lp[:1], h[:1], lp[0], inf.GlobalStage(), jacobian=False,
+                         grad=g[:1], space=space)  # fmt: skip
+    assert modes.found == 1
+    with pytest.raises(ValueError, match="gradients and the space"):
+        select_modes(u, lp, h, lp[0], inf.GlobalStage(), jacobian=False)
+    # a saddle at the centre of the box
+    u, lp, g, h = _quadratic_points(space, np.array([0.5, 0.5]), np.diag([1e4, -1e4]),
+                                    np.array([[0.5, 0.5]]))  # fmt: skip
+    assert not box_laplace(space, u, lp, g, h)[1][0]
 
 
 @pytest.mark.parametrize(

@@ -227,9 +227,7 @@ class Locator:
 
         Each record holds ``event_id``, ``status`` (``"ok"`` or ``"error"`` with ``error``),
         the :func:`jaxseis.summary_dict` fields, ``truth`` (when the observation has one),
-        ``global_stage_modes_used``, ``laplace_modes`` (Laplace: the modes in the mixture,
-        those whose Hessian is negative definite unless none is) and
-        ``laplace_positive_definite``,
+        ``global_stage_modes_used``, ``laplace_positive_definite`` (Laplace),
         ``chains_per_mode`` (NUTS: chains started in each kept mode, heaviest first, see
         :func:`jaxseis.inference.nuts.chain_modes`), ``leapfrog_steps_mean`` and
         ``step_size_median`` (NUTS), and ``draws`` with ``keep_draws``.
@@ -289,7 +287,8 @@ class Locator:
             for e in range(n):
                 try:
                     modes.append(select_modes(u[e], lp[e], h[e], best[e], self.stage,
-                                              jacobian=jacobian))  # fmt: skip
+                                              jacobian=jacobian, grad=g[e],
+                                              space=self.space))  # fmt: skip
                 except ValueError as err:
                     modes.append(err)
             wall_stage = time.perf_counter() - tic
@@ -318,7 +317,6 @@ class Locator:
         rec = {"status": "ok", **gaussian_summary(means, covs, free, "laplace", weights)}
         rec.update(
             global_stage_modes_used=len(modes.u),
-            laplace_modes=len(means),
             laplace_positive_definite=positive,
             laplace_grad_norm=float(norms.max()),
             loglik=float(modes.lp[0]),

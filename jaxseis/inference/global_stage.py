@@ -36,12 +36,14 @@ __all__ = [
     "Bank",
     "GlobalStage",
     "Modes",
+    "box_laplace",
     "check_global_stage",
     "draw_candidates",
     "find_modes",
     "is_maximum",
     "laplace_covariance",
     "objective",
+    "parameter_curvature",
     "polish",
     "polish_best",
     "score_batch",
@@ -51,6 +53,7 @@ __all__ = [
 
 _SAME_MODE_D2 = 25.0  # squared Mahalanobis distance under which two polished points are one mode
 _MIN_PRECISION = 0.1  # floor of the Laplace precision eigenvalues in unconstrained units
+_PINNED = 1e-4  # a parameter this close to a bound (fraction of the box width) is on its face
 
 
 class GlobalStage(NamedTuple):
@@ -389,19 +392,122 @@ def is_maximum(hess: np.ndarray) -> np.ndarray:
     return finite & np.all(lam > 0, axis=-1)
 
 
-def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = True) -> Modes:
+def parameter_curvature(space: Space, u, grad_u, hess_u):
+    """The gradient and Hessian of ``log L`` in the free parameters themselves, by the chain
+    rule from those of ``log L(theta(u))`` in unconstrained coordinates (host side).
+
+    Args:
+        space: the prior's space.
+        u: ``[K, d]`` points; ``grad_u`` ``[K, d]`` and ``hess_u`` ``[K, d, d]`` there.
+
+    Returns:
+        ``(theta [K, d], gradient [K, d], Hessian [K, d, d])`` of the free parameters, in
+        their units (km, s, natural log).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    idx = np.asarray(space.free)
+    lo = np.asarray(space.lower, np.float64)[idx]
+    width = np.asarray(space.upper, np.float64)[idx] - lo
+    sig = 1.0 / (1.0 + np.exp(-u))
+    d1 = width * sig * (1.0 - sig)  # dtheta/du
+    d2 = d1 * (1.0 - 2.0 * sig)  # d2theta/du2
+    g = np.asarray(grad_u, dtype=np.float64) / d1
+    h_u = np.asarray(hess_u, dtype=np.float64)
+    h_u = 0.5 * (h_u + np.swapaxes(h_u, -1, -2))
+    eye = np.eye(u.shape[-1])
+    h = (h_u - eye * (g * d2)[..., None, :]) / (d1[..., :, None] * d1[..., None, :])
+    return lo + width * sig, g, h
+
+
+def box_laplace(space: Space, u, lp, grad_u, hess_u):
+    """The Laplace-approximated likelihood mass of each polished point's mode inside the
+    prior box, and whether the point is a maximum there (host side).
+
+    A free parameter within ``1e-4`` of the box width of a bound, with the likelihood rising
+    towards the bound, is *pinned*: the maximum lies on the box's face (an event at the edge
+    of the volume), and the unconstrained polish only approaches it. The mass of such a mode
+    integrates the local quadratic model over the inside of the face only, ``int_0^inf
+    exp(-|g| x - P x^2 / 2) dx`` per pinned parameter (``P`` its precision), instead of the
+    whole line; a point is a maximum when the precision of its other parameters is positive
+    definite.
+
+    Args:
+        space: the prior's space.
+        u, lp, grad_u, hess_u: ``[K, d]``, ``[K]``, ``[K, d]``, ``[K, d, d]``: the points in
+            unconstrained coordinates and the log-likelihood, its gradient and Hessian there.
+
+    Returns:
+        ``(log_mass [K], maximum [K] bool, decrement [K])``; ``log_mass`` is ``-inf`` where
+        ``lp`` is not finite; ``decrement`` is the Newton decrement ``g' P^-1 g`` over the
+        parameters not pinned, the log-likelihood a Newton step would still gain (``inf`` at
+        a non-maximum).
+    """
+    from scipy.special import log_ndtr, ndtr
+
+    idx = np.asarray(space.free)
+    lo = np.asarray(space.lower, np.float64)[idx]
+    width = np.asarray(space.upper, np.float64)[idx] - lo
+    theta, g, h = parameter_curvature(space, u, grad_u, hess_u)
+    lp = np.asarray(lp, dtype=np.float64)
+    pos = (theta - lo) / width
+    pinned = ((pos < _PINNED) & (g < 0)) | ((pos > 1.0 - _PINNED) & (g > 0))
+    log_mass = np.full(len(lp), -np.inf)
+    maximum = np.zeros(len(lp), dtype=bool)
+    decrement = np.full(len(lp), np.inf)
+    for k in range(len(lp)):
+        prec = -h[k]
+        if not (np.isfinite(lp[k]) and np.all(np.isfinite(prec)) and np.all(np.isfinite(g[k]))):
+            continue
+        inner = ~pinned[k]
+        sub = prec[np.ix_(inner, inner)]
+        lam = np.linalg.eigvalsh(sub) if inner.any() else np.ones(1)
+        maximum[k] = bool(np.all(lam > 0))
+        if maximum[k] and inner.any():
+            decrement[k] = float(g[k, inner] @ np.linalg.solve(sub, g[k, inner]))
+        elif maximum[k]:
+            decrement[k] = 0.0
+        # interior parameters: the Gaussian integral, with the precision floored at the
+        # uniform prior's on the box (a flat direction is no wider than the box)
+        scaled = sub * np.outer(width[inner], width[inner])
+        lam_s = np.maximum(np.linalg.eigvalsh(scaled) if inner.any() else np.ones(0), 12.0)
+        value = lp[k] + 0.5 * np.sum(np.log(2.0 * np.pi / lam_s)) + np.sum(np.log(width[inner]))
+        if inner.any():  # the part of the Gaussian inside the box, parameter by parameter
+            vec = np.linalg.eigh(scaled)[1]
+            sd = np.sqrt(np.einsum("ij,j,ij->i", vec, 1.0 / lam_s, vec)) * width[inner]
+            lo_z = (lo[inner] - theta[k, inner]) / sd
+            hi_z = (lo[inner] + width[inner] - theta[k, inner]) / sd
+            value += np.sum(np.log(np.maximum(ndtr(hi_z) - ndtr(lo_z), 1e-300)))
+        for j in np.flatnonzero(pinned[k]):
+            slope, p = abs(g[k, j]), prec[j, j]
+            if p > 0:  # int_0^inf exp(-slope x - p x^2 / 2) dx
+                a = slope / np.sqrt(p)
+                value += 0.5 * np.log(2.0 * np.pi / p) + 0.5 * a * a + log_ndtr(-a)
+            else:  # the exponential tail alone (the curvature only narrows it)
+                value += -np.log(slope)
+        log_mass[k] = value
+    return log_mass, maximum, decrement
+
+
+def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = True,
+                 grad=None, space: Space | None = None) -> Modes:  # fmt: skip
     """Group polished points into distinct modes and keep the heavy ones (host side).
 
-    With ``jacobian=False`` (the polish maximised the log-likelihood) the modes are weighed
-    by the posterior density of ``u`` all the same: the log-Jacobian is added here. A point
-    whose Hessian is not negative definite (a saddle, or a kink of the emulators where the
-    polish stopped) is not a maximum and becomes no mode unless no point is one: its floored
-    precision would give it a broad Laplace width, hence a large mass, and the Laplace mixture
-    and the NUTS chains would spread over the prior box.
+    With ``jacobian=True`` (the polish maximised the posterior density of ``u``, which NUTS
+    samples) the modes are weighed by their Laplace mass in ``u``. With ``jacobian=False``
+    (the polish maximised the log-likelihood) they are weighed by their Laplace mass in the
+    parameters themselves, where the uniform prior makes the posterior the likelihood inside
+    the box: :func:`box_laplace`, which also handles maxima on the box's faces; this needs
+    ``grad`` and ``space``.
+
+    A point that is not a maximum (a Hessian that is not negative definite: a saddle, or a
+    kink of the emulators where the polish stopped) becomes no mode unless no point is one:
+    its floored precision would give it a broad Laplace width, hence a large mass, and the
+    Laplace mixture and the NUTS chains would spread over the prior box.
 
     Raises:
         ValueError: when no polished point has a finite log-density (a likelihood that is NaN
-            or ``-inf`` wherever the stage looked).
+            or ``-inf`` wherever the stage looked), or ``jacobian=False`` without ``grad`` and
+            ``space``.
     """
     u, lp, hess = (np.asarray(a, dtype=np.float64) for a in (u, lp, hess))
     if not np.any(np.isfinite(lp)):
@@ -411,22 +517,62 @@ def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = 
             "the prior box"
         )
     cov, prec = laplace_covariance(hess)
-    post = lp  # the posterior density of u, which weighs the modes
-    if not jacobian:
-        post = lp + np.sum(-np.logaddexp(0.0, u) - np.logaddexp(0.0, -u), axis=-1)
-    eligible = np.isfinite(post) & is_maximum(hess)
+    if jacobian:
+        score = lp
+        eligible = np.isfinite(lp) & is_maximum(hess)
+        log_mass = lp + 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
+        where, metric = u, prec
+    else:
+        if grad is None or space is None:
+            raise ValueError("select_modes(jacobian=False) needs the gradients and the space")
+        log_mass, eligible, decrement = box_laplace(space, u, lp, grad, hess)
+        eligible &= np.isfinite(log_mass)
+        score = lp
+        # distinct modes in the parameters (points approaching a face from different
+        # distances in u are one mode), with the precision floored at the prior's
+        where, h = parameter_curvature(space, u, grad, hess)[::2]
+        idx = np.asarray(space.free)
+        width = np.asarray(space.upper, np.float64)[idx] - np.asarray(space.lower)[idx]
+        metric = _floored(-np.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0), width)
     if not np.any(eligible):
-        eligible = np.isfinite(post)
+        eligible = np.isfinite(score) & np.isfinite(log_mass)
+        if not np.any(eligible):
+            eligible = np.isfinite(score)
+            log_mass = np.where(eligible, score, -np.inf)
     modes: list[int] = []
-    for i in np.argsort(-np.where(eligible, post, -np.inf)):
+    members: list[list[int]] = []
+    for i in np.argsort(-np.where(eligible, score, -np.inf)):
         if not eligible[i]:
             continue
-        if not any((u[i] - u[m]) @ prec[m] @ (u[i] - u[m]) < _SAME_MODE_D2 for m in modes):
+        near = [j for j, m in enumerate(modes) if _d2(where, metric, i, m) < _SAME_MODE_D2]
+        if near:
+            members[near[0]].append(int(i))
+        else:
             modes.append(int(i))
-    log_mass = post[modes] + 0.5 * np.linalg.slogdet(2 * np.pi * cov[modes])[1]
-    frac = np.exp(log_mass - log_mass.max())
+            members.append([int(i)])
+    if not jacobian:
+        # a mode's point is the member closest to its maximum (the smallest Newton
+        # decrement): the polished points of one mode differ in the log-likelihood by no
+        # more than its rounding, in their distance to the maximum by more
+        modes = [min(group, key=lambda i: decrement[i]) for group in members]
+    frac = np.exp(log_mass[modes] - log_mass[modes].max())
     frac = frac / frac.sum()
     order = np.argsort(-frac)
     used = [j for j in order if frac[j] >= stage.min_mode_mass] or [int(order[0])]
     keep = [modes[j] for j in used]
     return Modes(u[keep], lp[keep], cov[keep], frac[used], len(modes), np.asarray(keep))
+
+
+def _d2(where, metric, i, m) -> float:
+    """The squared distance of point ``i`` from mode ``m`` in the mode's metric."""
+    x = where[i] - where[m]
+    return float(x @ metric[m] @ x)
+
+
+def _floored(prec: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Precisions ``[K, d, d]`` with their eigenvalues in box-scaled coordinates floored at
+    the uniform prior's, 12 per squared box width."""
+    scale = np.outer(width, width)
+    lam, vec = np.linalg.eigh(0.5 * (prec + np.swapaxes(prec, -1, -2)) * scale)
+    lam = np.maximum(lam, 12.0)
+    return np.einsum("kij,kj,klj->kil", vec, lam, vec) / scale

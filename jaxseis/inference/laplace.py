@@ -13,9 +13,11 @@ of the approximation is wider than the prior itself.
 
 A posterior with several modes (a depth-origin-time ridge cut by cycle skipping, for
 instance) is approximated by the mixture of its modes' Laplace approximations, weighed by their
-Laplace masses (:func:`laplace_mixture`): the summary's moments and quantiles are the
-mixture's. Polished points whose Hessian is not negative definite are not maxima and are left
-out of the mixture, unless no point is.
+Laplace masses inside the box (:func:`laplace_mixture`): the summary's moments and quantiles
+are the mixture's. The global stage leaves polished points that are no maxima out of the
+mixture, unless no point is one, and weighs a maximum on a face of the box (an event at the
+edge of the volume) by its mass inside the box
+(:func:`~jaxseis.inference.global_stage.box_laplace`).
 
 This is the catalogue's default method: a handful of exact Hessians per event instead of
 thousands of gradient evaluations; the calibration study (``bench/bench_events.py``) checks it
@@ -29,7 +31,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxseis.inference.global_stage import GlobalStage
+from jaxseis.inference.global_stage import GlobalStage, parameter_curvature
 from jaxseis.inference.prior import Space
 
 __all__ = [
@@ -77,23 +79,18 @@ def laplace_at_mode(space: Space, u, grad_u, hess_u):
         ``(theta [5], cov [d, d] of the free parameters, gradient norm in the parameters'
         units, positive_definite)``.
     """
-    u = np.asarray(u, dtype=np.float64)
     idx = np.asarray(space.free)
-    lo, hi = space.lower[idx], space.upper[idx]
-    sig = 1.0 / (1.0 + np.exp(-u))
-    width = hi - lo
-    d1 = width * sig * (1.0 - sig)  # dtheta/du
-    d2 = d1 * (1.0 - 2.0 * sig)  # d2theta/du2
-    g = np.asarray(grad_u, dtype=np.float64) / d1
-    h_u = np.asarray(hess_u, dtype=np.float64)
-    h = (0.5 * (h_u + h_u.T) - np.diag(g * d2)) / np.outer(d1, d1)
+    width = np.asarray(space.upper, np.float64)[idx] - np.asarray(space.lower, np.float64)[idx]
+    free, g, h = (a[0] for a in parameter_curvature(space, np.asarray(u)[None],
+                                                     np.asarray(grad_u)[None],
+                                                     np.asarray(hess_u)[None]))  # fmt: skip
     # eigenvalues in box-scaled coordinates s = theta / width, floored at the prior's precision
     lam, vec = np.linalg.eigh(-h * np.outer(width, width))
     positive = bool(np.all(lam > 0))
     lam = np.maximum(lam, _PRECISION_FLOOR)
     cov = ((vec / lam) @ vec.T) * np.outer(width, width)
-    theta = space.lower.astype(np.float64).copy()
-    theta[idx] = lo + width * sig
+    theta = np.asarray(space.lower, np.float64).copy()
+    theta[idx] = free
     return theta, cov, float(np.linalg.norm(g)), positive
 
 
@@ -108,28 +105,22 @@ def laplace_mixture(space: Space, modes, grad_u, hess_u):
 
     Returns:
         ``(means [M, 5], covs [M, 5, 5] (zero rows for fixed parameters), weights [M],
-        gradient norms [M], all positive definite)`` of the ``M`` modes in the mixture: those
-        whose Hessian is negative definite, or all of them if none is (then the last value is
-        False). The weights are the modes' Laplace mass fractions, renormalised over the
-        mixture's modes.
+        gradient norms [M], all positive definite)``; the weights are the modes' Laplace
+        mass fractions (:func:`~jaxseis.inference.global_stage.box_laplace`), renormalised
+        over the kept modes.
     """
     idx = np.asarray(space.free)
-    parts = [
-        laplace_at_mode(space, u, grad_u[i], hess_u[i])
-        for u, i in zip(modes.u, modes.index, strict=True)
-    ]
-    keep = [k for k, part in enumerate(parts) if part[3]] or list(range(len(parts)))
-    means, covs = [], []
-    for k in keep:
-        theta, cov = parts[k][:2]
+    means, covs, norms, positive = [], [], [], True
+    for u, i in zip(modes.u, modes.index, strict=True):
+        theta, cov, gnorm, pd = laplace_at_mode(space, u, grad_u[i], hess_u[i])
         full = np.zeros((5, 5))
         full[np.ix_(idx, idx)] = cov
         means.append(theta)
         covs.append(full)
-    weights = np.asarray(modes.mass, dtype=np.float64)[keep]
-    norms = np.asarray([parts[k][2] for k in keep])
-    positive = all(parts[k][3] for k in keep)
-    return np.stack(means), np.stack(covs), weights / weights.sum(), norms, positive
+        norms.append(gnorm)
+        positive = positive and pd
+    weights = np.asarray(modes.mass, dtype=np.float64)
+    return np.stack(means), np.stack(covs), weights / weights.sum(), np.asarray(norms), positive
 
 
 def laplace_draws(key, space: Space, means, covs, num_draws: int, weights=None) -> np.ndarray:

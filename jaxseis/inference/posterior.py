@@ -172,8 +172,9 @@ def _modes(lik, space, key, stage: GlobalStage, bank, progress, jacobian: bool =
         lik.fn, lik.search, model, data, Space(lower, upper, space.free), key, bank,
         stage=stage, split=jax.local_device_count(), jacobian=jacobian, progress=progress,
     )  # fmt: skip
-    modes = select_modes(u, lp, h, best, stage, jacobian=jacobian)
-    return modes, np.asarray(g, np.float64), np.asarray(h, np.float64)
+    g, h = np.asarray(g, np.float64), np.asarray(h, np.float64)
+    modes = select_modes(u, lp, h, best, stage, jacobian=jacobian, grad=g, space=space)
+    return modes, g, h
 
 
 def _mode_attrs(modes, space: Space, stage: GlobalStage) -> dict:
