@@ -517,44 +517,29 @@ def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = 
             "the prior box"
         )
     cov, prec = laplace_covariance(hess)
+    eligible = np.isfinite(lp) & is_maximum(hess)
     if jacobian:
-        score = lp
-        eligible = np.isfinite(lp) & is_maximum(hess)
         log_mass = lp + 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
-        where, metric = u, prec
+        decrement = np.zeros(len(lp))
     else:
         if grad is None or space is None:
             raise ValueError("select_modes(jacobian=False) needs the gradients and the space")
-        log_mass, eligible, decrement = box_laplace(space, u, lp, grad, hess)
-        eligible &= np.isfinite(log_mass)
-        score = lp
-        # distinct modes in the parameters (points approaching a face from different
-        # distances in u are one mode), with the precision floored at the prior's
-        where, h = parameter_curvature(space, u, grad, hess)[::2]
-        idx = np.asarray(space.free)
-        width = np.asarray(space.upper, np.float64)[idx] - np.asarray(space.lower)[idx]
-        metric = _floored(-np.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0), width)
-    if not np.any(eligible):
-        eligible = np.isfinite(score) & np.isfinite(log_mass)
-        if not np.any(eligible):
-            eligible = np.isfinite(score)
-            log_mass = np.where(eligible, score, -np.inf)
+        log_mass, box_maximum, decrement = box_laplace(space, u, lp, grad, hess)
+        eligible &= box_maximum & np.isfinite(log_mass)
+    if not np.any(eligible):  # no maximum: the best points all the same (flagged downstream)
+        eligible = np.isfinite(lp)
+        log_mass = np.where(np.isfinite(log_mass), log_mass, lp)
     modes: list[int] = []
-    members: list[list[int]] = []
-    for i in np.argsort(-np.where(eligible, score, -np.inf)):
+    for i in np.argsort(-np.where(eligible, lp, -np.inf)):
         if not eligible[i]:
             continue
-        near = [j for j, m in enumerate(modes) if _d2(where, metric, i, m) < _SAME_MODE_D2]
-        if near:
-            members[near[0]].append(int(i))
-        else:
+        near = [j for j, m in enumerate(modes) if _d2(u, prec, i, m) < _SAME_MODE_D2]
+        if not near:
             modes.append(int(i))
-            members.append([int(i)])
-    if not jacobian:
-        # a mode's point is the member closest to its maximum (the smallest Newton
-        # decrement): the polished points of one mode differ in the log-likelihood by no
-        # more than its rounding, in their distance to the maximum by more
-        modes = [min(group, key=lambda i: decrement[i]) for group in members]
+        elif _d2(u, prec, i, modes[near[0]]) < 1.0 and decrement[i] < decrement[modes[near[0]]]:
+            # the same maximum to within a standard deviation, but a point closer to it: the
+            # polished points of one maximum differ in the log-likelihood by its round-off
+            modes[near[0]] = int(i)
     frac = np.exp(log_mass[modes] - log_mass[modes].max())
     frac = frac / frac.sum()
     order = np.argsort(-frac)
@@ -567,12 +552,3 @@ def _d2(where, metric, i, m) -> float:
     """The squared distance of point ``i`` from mode ``m`` in the mode's metric."""
     x = where[i] - where[m]
     return float(x @ metric[m] @ x)
-
-
-def _floored(prec: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Precisions ``[K, d, d]`` with their eigenvalues in box-scaled coordinates floored at
-    the uniform prior's, 12 per squared box width."""
-    scale = np.outer(width, width)
-    lam, vec = np.linalg.eigh(0.5 * (prec + np.swapaxes(prec, -1, -2)) * scale)
-    lam = np.maximum(lam, 12.0)
-    return np.einsum("kij,kj,klj->kil", vec, lam, vec) / scale
