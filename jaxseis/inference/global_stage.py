@@ -11,9 +11,11 @@ mode. The global stage
    can be a period off in ``t0``. Otherwise every free parameter is drawn and scored directly;
 2. polishes the best ``num_polish`` with Adam (cosine-decayed step), then damped Newton steps
    with the exact Hessian, on the unconstrained log-density;
-3. groups the polished points into distinct modes, weighs each by its Laplace approximation
-   ``log p(u*) + 1/2 log det(2 pi Sigma)`` and keeps those holding at least
-   ``min_mode_mass`` of that approximate mass.
+3. groups the polished points that are maxima into distinct modes, weighs each by its Laplace
+   approximation (``log p(u*) + 1/2 log det(2 pi Sigma)`` in ``u`` for NUTS; for the Laplace
+   method the likelihood's mass inside the box, :func:`box_laplace`, which also integrates a
+   maximum on a face of the box) and keeps those holding at least ``min_mode_mass`` of that
+   approximate mass.
 
 The candidate positions may also come from a fixed :class:`Bank` whose emulated spectra were
 computed once for a catalogue (:mod:`jaxseis.catalogue`): each event's search is then a
