@@ -484,7 +484,7 @@ def box_laplace(space: Space, u, lp, grad_u, hess_u):
             if p > 0:  # int_0^inf exp(-slope x - p x^2 / 2) dx
                 a = slope / np.sqrt(p)
                 value += 0.5 * np.log(2.0 * np.pi / p) + 0.5 * a * a + log_ndtr(-a)
-            else:  # the exponential tail alone (the curvature only narrows it)
+            else:  # no concave curvature: the exponential tail of the slope alone
                 value += -np.log(slope)
         log_mass[k] = value
     return log_mass, maximum, decrement
