@@ -42,6 +42,7 @@ __all__ = [
     "check_global_stage",
     "draw_candidates",
     "find_modes",
+    "floored_covariance",
     "is_maximum",
     "laplace_covariance",
     "objective",
@@ -56,6 +57,7 @@ __all__ = [
 _SAME_MODE_D2 = 25.0  # squared Mahalanobis distance under which two polished points are one mode
 _MIN_PRECISION = 0.1  # floor of the Laplace precision eigenvalues in unconstrained units
 _PINNED = 1e-4  # a parameter this close to a bound (fraction of the box width) is on its face
+_PRIOR_PRECISION = 12.0  # the uniform prior's precision on a unit-width box
 
 
 class GlobalStage(NamedTuple):
@@ -394,6 +396,26 @@ def is_maximum(hess: np.ndarray) -> np.ndarray:
     return finite & np.all(lam > 0, axis=-1)
 
 
+def floored_covariance(prec: np.ndarray, width: np.ndarray):
+    """The covariance of a precision in the parameters, with the precision's eigenvalues in
+    box-scaled coordinates (``theta / width``) floored at 12, the uniform prior's precision on
+    a unit width: no direction is wider than the prior itself (host side).
+
+    Args:
+        prec: ``[d, d]`` precision (minus the log-likelihood's Hessian) in the parameters.
+        width: ``[d]`` the box's widths.
+
+    Returns:
+        ``(cov [d, d], floored eigenvalues [d] in box-scaled coordinates, positive
+        definite)``.
+    """
+    scale = np.outer(width, width)
+    lam, vec = np.linalg.eigh(0.5 * (prec + prec.T) * scale)
+    positive = bool(np.all(lam > 0))
+    lam = np.maximum(lam, _PRIOR_PRECISION)
+    return ((vec / lam) @ vec.T) * scale, lam, positive
+
+
 def parameter_curvature(space: Space, u, grad_u, hess_u):
     """The gradient and Hessian of ``log L`` in the free parameters themselves, by the chain
     rule from those of ``log L(theta(u))`` in unconstrained coordinates (host side).
@@ -462,23 +484,17 @@ def box_laplace(space: Space, u, lp, grad_u, hess_u):
             continue
         inner = ~pinned[k]
         sub = prec[np.ix_(inner, inner)]
-        lam = np.linalg.eigvalsh(sub) if inner.any() else np.ones(1)
-        maximum[k] = bool(np.all(lam > 0))
-        if maximum[k] and inner.any():
-            decrement[k] = float(g[k, inner] @ np.linalg.solve(sub, g[k, inner]))
-        elif maximum[k]:
-            decrement[k] = 0.0
         # interior parameters: the Gaussian integral, with the precision floored at the
         # uniform prior's on the box (a flat direction is no wider than the box)
-        scaled = sub * np.outer(width[inner], width[inner])
-        lam_s = np.maximum(np.linalg.eigvalsh(scaled) if inner.any() else np.ones(0), 12.0)
-        value = lp[k] + 0.5 * np.sum(np.log(2.0 * np.pi / lam_s)) + np.sum(np.log(width[inner]))
-        if inner.any():  # the part of the Gaussian inside the box, parameter by parameter
-            vec = np.linalg.eigh(scaled)[1]
-            sd = np.sqrt(np.einsum("ij,j,ij->i", vec, 1.0 / lam_s, vec)) * width[inner]
-            lo_z = (lo[inner] - theta[k, inner]) / sd
-            hi_z = (lo[inner] + width[inner] - theta[k, inner]) / sd
-            value += np.sum(np.log(np.maximum(ndtr(hi_z) - ndtr(lo_z), 1e-300)))
+        cov, lam, maximum[k] = floored_covariance(sub, width[inner])
+        if maximum[k]:
+            decrement[k] = float(g[k, inner] @ np.linalg.solve(sub, g[k, inner]))
+        value = lp[k] + 0.5 * np.sum(np.log(2.0 * np.pi / lam)) + np.sum(np.log(width[inner]))
+        # the part of the Gaussian inside the box, parameter by parameter
+        sd = np.sqrt(np.diag(cov))
+        lo_z = (lo[inner] - theta[k, inner]) / sd
+        hi_z = (lo[inner] + width[inner] - theta[k, inner]) / sd
+        value += np.sum(np.log(np.maximum(ndtr(hi_z) - ndtr(lo_z), 1e-300)))
         for j in np.flatnonzero(pinned[k]):
             slope, p = abs(g[k, j]), prec[j, j]
             if p > 0:  # int_0^inf exp(-slope x - p x^2 / 2) dx
@@ -535,10 +551,11 @@ def select_modes(u, lp, hess, best_raw, stage: GlobalStage, *, jacobian: bool = 
     for i in np.argsort(-np.where(eligible, lp, -np.inf)):
         if not eligible[i]:
             continue
-        near = [j for j, m in enumerate(modes) if _d2(u, prec, i, m) < _SAME_MODE_D2]
+        d2 = [_d2(u, prec, i, m) for m in modes]
+        near = [j for j, d in enumerate(d2) if d < _SAME_MODE_D2]
         if not near:
             modes.append(int(i))
-        elif _d2(u, prec, i, modes[near[0]]) < 1.0 and decrement[i] < decrement[modes[near[0]]]:
+        elif d2[near[0]] < 1.0 and decrement[i] < decrement[modes[near[0]]]:
             # the same maximum to within a standard deviation, but a point closer to it: the
             # polished points of one maximum differ in the log-likelihood by its round-off
             modes[near[0]] = int(i)

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxseis.inference.global_stage import GlobalStage, parameter_curvature
+from jaxseis.inference.global_stage import GlobalStage, floored_covariance, parameter_curvature
 from jaxseis.inference.prior import Space
 
 __all__ = [
@@ -41,8 +41,6 @@ __all__ = [
     "laplace_draws",
     "laplace_mixture",
 ]
-
-_PRECISION_FLOOR = 12.0  # the uniform prior's precision on a unit-width box
 
 
 class LaplaceOptions(NamedTuple):
@@ -84,11 +82,7 @@ def laplace_at_mode(space: Space, u, grad_u, hess_u):
     free, g, h = (a[0] for a in parameter_curvature(space, np.asarray(u)[None],
                                                      np.asarray(grad_u)[None],
                                                      np.asarray(hess_u)[None]))  # fmt: skip
-    # eigenvalues in box-scaled coordinates s = theta / width, floored at the prior's precision
-    lam, vec = np.linalg.eigh(-h * np.outer(width, width))
-    positive = bool(np.all(lam > 0))
-    lam = np.maximum(lam, _PRECISION_FLOOR)
-    cov = ((vec / lam) @ vec.T) * np.outer(width, width)
+    cov, _, positive = floored_covariance(-h, width)
     theta = np.asarray(space.lower, np.float64).copy()
     theta[idx] = free
     return theta, cov, float(np.linalg.norm(g)), positive
