@@ -137,6 +137,38 @@ def test_band_limited_search_agrees_with_the_full_one(emulators, model):
     assert band_limited(np.ones((2, 9))) == 9 and band_limited(np.eye(9)[:1]) == 2
 
 
+def test_search_within_the_prior_window_agrees_with_the_search_over_every_lag(emulators, model):
+    """Correlating at the lags of the origin-time window only (``within``) chooses the same lag
+    and gives the same t0, amplitude and log-likelihood as the correlation at every lag of the
+    circular grid, for the full and the band-limited spectra, inside and at the window's
+    edge."""
+    from jaxseis.likelihood.waveform import band_limited
+
+    truth = [0.375, 0.3, 1.57, -0.0823, np.log(2.0)]
+    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4],
+                   noise_key=jax.random.key(3))  # fmt: skip
+    lik = waveform_log_likelihood(model, o)
+    with jax.enable_x64(True):
+        m = jax.tree.map(jnp.asarray, lik.model)
+        d = jax.tree.map(jnp.asarray, lik.data)
+        positions = jnp.asarray([truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0], [0.9, 0.1, 0.3]])
+        spectra = lik.search.spectra(positions, m)
+        k = band_limited(spectra, 50.0)
+        for window in ((-0.3, 0.3), (0.0, 0.1), (-0.25, -0.05)):
+            narrow = lik.search.within(*window)
+            assert narrow.t0_range == window and narrow != lik.search
+            for s in (spectra, spectra[..., :k]):
+                every = lik.search.profile(s, d, window, (-5.0, 5.0))
+                some = narrow.profile(s, d, window, (-5.0, 5.0))
+                # the same lag; the parabola through float32 correlations moves t0 by
+                # round-off only
+                np.testing.assert_allclose(some[1], every[1], rtol=0, atol=1e-4 * o.dt)
+                np.testing.assert_allclose(some[0], every[0], rtol=1e-8)
+                np.testing.assert_allclose(some[2], every[2], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="low <= high"):
+        lik.search.within(0.2, -0.2)
+
+
 def test_one_function_for_every_event(emulators, model):
     event = js.load_paper_event()
     a = waveform_log_likelihood(model, js.observe(event, emulators, noise_key=jax.random.key(1)))

@@ -152,8 +152,10 @@ class Locator:
             raise ValueError(f"domain must be 'time' or 'frequency'; got {domain!r}")
         self.model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
         template = waveform_template(self.model, domain, emulator_error=emulator_error is not None)
-        self.fn, self.search = template.fn, template.search
         self.space = validate_prior(prior, template)
+        # the bank's correlations at the lags of the prior's origin-time window only
+        self.fn = template.fn
+        self.search = template.search.within(self.space.lower[3], self.space.upper[3])
         self.method = method
         self.stage = stage
         self.nuts = nuts._replace(global_stage=None)

@@ -168,8 +168,11 @@ def _arrays(lik: Likelihood, space: Space):
 def _modes(lik, space, key, stage: GlobalStage, bank, progress, jacobian: bool = True):
     """The global stage's modes, and the polished points' gradients and Hessians."""
     model, data, lower, upper = _arrays(lik, space)
+    search = lik.search
+    if search is not None:  # correlate at the lags of the prior's t0 window only
+        search = search.within(space.lower[3], space.upper[3])
     u, lp, g, h, best = run_global_stage(
-        lik.fn, lik.search, model, data, Space(lower, upper, space.free), key, bank,
+        lik.fn, search, model, data, Space(lower, upper, space.free), key, bank,
         stage=stage, split=jax.local_device_count(), jacobian=jacobian, progress=progress,
     )  # fmt: skip
     g, h = np.asarray(g, np.float64), np.asarray(h, np.float64)

@@ -217,11 +217,26 @@ class WaveformSearch:
         static: the forward model's static settings.
         n_samples: trace length.
         dt: sampling interval, s.
+        t0_range: ``(low, high)`` s, or ``None``: the origin times the correlation is
+            computed at (with one lag of margin each side); ``None`` computes it at every lag
+            of the circular grid. The ``t0_window`` given to :meth:`profile` must lie inside
+            it (:meth:`within` builds a search for the prior's window).
     """
 
     static: tuple
     n_samples: int
     dt: float
+    t0_range: tuple[float, float] | None = None
+
+    def within(self, low: float, high: float) -> WaveformSearch:
+        """This search with its correlation computed at the lags of ``[low, high]`` s only
+        (the prior's origin-time window): a window of 0.6 s of a 2 s trace needs under a
+        third of the lags. The candidates' scores do not change, bar float32 round-off in
+        the correlation that chooses the lag."""
+        low, high = float(low), float(high)
+        if not low <= high:
+            raise ValueError(f"the origin-time range needs low <= high; got ({low}, {high})")
+        return dataclasses.replace(self, t0_range=(low, high))
 
     def spectra(self, sources, model) -> jax.Array:
         """One-sided spectra ``[m, n_receivers, n // 2 + 1]`` of the emulated traces at
@@ -253,7 +268,6 @@ class WaveformSearch:
         lo_t, hi_t = t0_window
         lo_a, hi_a = log_amplitude_window
         n = self.n_samples
-        freqs = jnp.arange(g.shape[-1]) / (n * self.dt)
 
         def value(c, e):
             amp = jnp.clip(jnp.where(e > 0, c / jnp.where(e > 0, e, 1.0), 0.0),
@@ -270,12 +284,22 @@ class WaveformSearch:
         # inverse FFT of every candidate (only the k bins given enter, k - 1 < length / 2).
         # The lags are only chosen with it: log L at the refined lag is evaluated exactly.
         cos, sin = _dft_tables(g.shape[-1], length)
+        index = np.arange(length)
+        lag_of = np.where(index < length // 2, index, index - length) * step
+        if self.t0_range is not None:
+            # the lags of the static range and one more each side (the parabola's neighbours),
+            # in increasing order: neighbouring columns are neighbouring lags
+            order = np.argsort(lag_of, kind="stable")
+            keep = order[(lag_of[order] >= self.t0_range[0] - 1.5 * step)
+                         & (lag_of[order] <= self.t0_range[1] + 1.5 * step)]  # fmt: skip
+            if keep.size < length:
+                cos, sin, lag_of = cos[:, keep], sin[:, keep], lag_of[keep]
+        length = lag_of.size
         f32 = jnp.float32
         corr = g.real.astype(f32) @ jnp.asarray(cos, f32) - g.imag.astype(f32) @ jnp.asarray(
             sin, f32
         )
-        lags = jnp.arange(length)
-        lags = jnp.where(lags < length // 2, lags, lags - length) * step
+        lags = jnp.asarray(lag_of, dtype=energy.dtype)
         inside = (lags >= lo_t) & (lags <= hi_t)
         # the profile log L increases with the correlation (the amplitude is positive), so
         # the best lag is the correlation's largest in the window: log L is needed at three
@@ -293,8 +317,13 @@ class WaveformSearch:
         ok = jnp.isfinite(y0) & jnp.isfinite(y2) & (denom < 0)
         off = jnp.where(ok, 0.5 * (y0 - y2) / jnp.where(ok, denom, -1.0), 0.0)
         t0 = jnp.clip(lags[j] + jnp.clip(off, -0.5, 0.5) * step, lo_t, hi_t)
-        # the correlation at the refined (or fixed) lag, evaluated exactly
-        c = jnp.sum((g * jnp.exp(2j * jnp.pi * freqs * t0[:, None])).real, axis=-1)
+        # the correlation at the refined (or fixed) lag, evaluated exactly: Re sum_k g_k z^k
+        # with z = exp(2 pi i t0 / (n dt)), by Horner's rule (one complex exponential per
+        # candidate instead of one per bin: eight times faster, the same to 1e-13)
+        z = jnp.exp(2j * jnp.pi * t0 / (n * self.dt)).astype(g.dtype)
+        acc, _ = jax.lax.scan(lambda a, gk: (a * z + gk, None), jnp.zeros_like(z),
+                              jnp.moveaxis(g, -1, 0)[::-1], unroll=8)  # fmt: skip
+        c = acc.real
         ll, amp = value(c, energy)
         return ll, t0, jnp.log(amp)
 
