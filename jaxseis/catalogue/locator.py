@@ -6,8 +6,8 @@ What does not depend on the event is done once:
 * the forward model's arrays (:func:`jaxseis.forward.forward_model`);
 * a **bank** of candidate positions (a scrambled Sobol set in the prior box, fixed by a seed)
   and the spectra of their emulated traces: each event's global stage is then a
-  cross-correlation of its traces against the bank (all origin-time lags at once), not a
-  forward evaluation per candidate;
+  cross-correlation of its traces against the bank (every lag of the prior's origin-time
+  window at once), not a forward evaluation per candidate;
 * the compiled programs: the global stage and, for NUTS, the sampler, each for a **block** of
   ``block_size`` events under ``vmap``. A process runs one block per JAX device at a time
   (:func:`jaxseis.runtime.use_cpu_cores` devices, one thread each): every device runs the same

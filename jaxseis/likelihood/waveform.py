@@ -20,9 +20,10 @@ it equals the time-domain likelihood to round-off (Parseval).
 
 **Fast global search.** Both carry a :class:`WaveformSearch`: for candidate positions it
 cross-correlates the emulated traces (``t0 = 0``, unit amplitude) with the observed ones in the
-noise-weighted inner product, for all origin-time lags at once (one inverse FFT per candidate),
-takes the least-squares amplitude at each lag and returns the best lag and amplitude within the
-prior's windows. A global stage built on it cannot cycle-skip in ``t0``.
+noise-weighted inner product, at every lag of the prior's origin-time window at once (a
+matrix product with an inverse-DFT table, :meth:`WaveformSearch.within`), takes the
+least-squares amplitude at each lag and returns the best lag and amplitude within the prior's
+windows. A global stage built on it cannot cycle-skip in ``t0``.
 """
 
 from __future__ import annotations
