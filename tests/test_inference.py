@@ -722,3 +722,27 @@ def test_enable_compilation_cache(tmp_path):
         from jax.experimental.compilation_cache import compilation_cache
 
         compilation_cache.reset_cache()
+
+
+def test_gaussian_summary_of_a_mixture_has_its_exact_moments_and_quantiles():
+    """The summary of a two-Gaussian mixture: the mixture's mean and covariance, and
+    quantiles at which the mixture's cdf (evaluated here independently) is the quantile's
+    level; a single Gaussian's quantiles are mean + z sd."""
+    from scipy.stats import norm
+
+    from jaxseis.inference.summary import gaussian_summary
+
+    means = np.array([[0.1, 0.2, 1.0, 0.01, 0.5], [0.15, 0.2, 1.3, 0.05, 0.4]])
+    sds = np.array([[0.01, 0.02, 0.05, 0.002, 0.03], [0.02, 0.01, 0.08, 0.004, 0.02]])
+    covs = np.stack([np.diag(s**2) for s in sds])
+    w = np.array([0.7, 0.3])
+    s = gaussian_summary(means, covs, [True] * 5, weights=w)
+    mean = w @ means
+    np.testing.assert_allclose(s["mean"], mean, rtol=1e-14)
+    var = w @ (sds**2) + w @ (means - mean) ** 2
+    np.testing.assert_allclose(np.diag(s["cov"]), var, rtol=1e-12)
+    for name, p in (("q2_5", 0.025), ("q50", 0.5), ("q97_5", 0.975)):
+        cdf = w @ norm.cdf((np.array(s[name]) - means) / sds)
+        np.testing.assert_allclose(cdf, p, atol=1e-10)
+    one = gaussian_summary(means[0], covs[0], [True] * 5)
+    np.testing.assert_allclose(one["q2_5"], means[0] + norm.ppf(0.025) * sds[0], rtol=1e-14)

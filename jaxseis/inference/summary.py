@@ -229,7 +229,7 @@ def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> 
         weights: ``[K]`` mixture weights (default equal), normalised here.
     """
     from scipy.optimize import brentq
-    from scipy.stats import norm
+    from scipy.special import ndtr, ndtri  # the standard normal's cdf and quantile
 
     means = np.atleast_2d(np.asarray(mean, dtype=np.float64))
     covs = np.asarray(cov, dtype=np.float64).reshape(len(means), 5, 5)
@@ -244,7 +244,7 @@ def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> 
     for name, q in _QUANTILES:
         p = q / 100.0
         if len(means) == 1:
-            quant[name] = means[0] + norm.ppf(p) * sds[0]
+            quant[name] = means[0] + ndtri(p) * sds[0]
             continue
         values = m.copy()
         for i in range(5):
@@ -252,7 +252,7 @@ def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> 
                 continue
 
             def cdf(x, i=i, p=p):
-                return float(w @ norm.cdf((x - means[:, i]) / np.maximum(sds[:, i], 1e-300))) - p
+                return float(w @ ndtr((x - means[:, i]) / np.maximum(sds[:, i], 1e-300))) - p
 
             lo = float(np.min(means[:, i] - 10 * sds[:, i]))
             hi = float(np.max(means[:, i] + 10 * sds[:, i]))
