@@ -167,6 +167,8 @@ def test_search_within_the_prior_window_agrees_with_the_search_over_every_lag(em
                 np.testing.assert_allclose(some[2], every[2], rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="low <= high"):
         lik.search.within(0.2, -0.2)
+    with jax.enable_x64(True), pytest.raises(ValueError, match=r"within\(-0.3, 0.3\)"):
+        lik.search.within(-0.1, 0.1).profile(spectra, d, (-0.3, 0.3), (-5.0, 5.0))
 
 
 def test_one_function_for_every_event(emulators, model):

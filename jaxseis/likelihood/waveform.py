@@ -239,6 +239,22 @@ class WaveformSearch:
             raise ValueError(f"the origin-time range needs low <= high; got ({low}, {high})")
         return dataclasses.replace(self, t0_range=(low, high))
 
+    def _check_window(self, low, high) -> None:
+        """Refuse a concrete ``t0`` window outside :attr:`t0_range` (a traced one cannot be
+        checked: the callers build both from the same prior)."""
+        if self.t0_range is None:
+            return
+        try:
+            low, high = float(low), float(high)
+        except TypeError:  # traced under jit
+            return
+        lo, hi = self.t0_range
+        if low < lo - 1e-9 or high > hi + 1e-9:
+            raise ValueError(
+                f"the t0 window ({low}, {high}) s leaves the search's origin-time range "
+                f"({lo}, {hi}) s; build the search for it: search.within({low}, {high})"
+            )
+
     def spectra(self, sources, model) -> jax.Array:
         """One-sided spectra ``[m, n_receivers, n // 2 + 1]`` of the emulated traces at
         positions ``[m, 3]`` km, with ``t0 = 0`` and unit amplitude."""
@@ -269,6 +285,7 @@ class WaveformSearch:
         lo_t, hi_t = t0_window
         lo_a, hi_a = log_amplitude_window
         n = self.n_samples
+        self._check_window(lo_t, hi_t)
 
         def value(c, e):
             amp = jnp.clip(jnp.where(e > 0, c / jnp.where(e > 0, e, 1.0), 0.0),
