@@ -89,16 +89,25 @@ def test_gradient_matches_finite_differences(emulators, obs, domain):
     np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
 
 
+def _search_case(emulators, model, truth, positions, noise_key=None):
+    """The paper's event shifted by ``truth[3]`` and scaled by ``exp(truth[4])`` (noise from
+    ``noise_key``), its likelihood, the likelihood's data as arrays and the emulated spectra
+    at ``positions [m, 3]`` km: ``(observation, likelihood, data, spectra)``. Call it in
+    JAX's x64 mode."""
+    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4],
+                   noise_key=noise_key)  # fmt: skip
+    lik = waveform_log_likelihood(model, o)
+    m = jax.tree.map(jnp.asarray, lik.model)
+    d = jax.tree.map(jnp.asarray, lik.data)
+    return o, lik, d, lik.search.spectra(jnp.asarray(positions), m)
+
+
 def test_search_recovers_origin_time_and_amplitude(emulators, model):
     """The cross-correlation search finds t0 and the amplitude of a shifted, scaled,
     noise-free observation at the true position, and the best lag within the window."""
     truth = [0.375, 0.3, 1.57, -0.1234, np.log(3.0)]
-    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4])
-    lik = waveform_log_likelihood(model, o)
     with jax.enable_x64(True):
-        m = jax.tree.map(jnp.asarray, lik.model)
-        d = jax.tree.map(jnp.asarray, lik.data)
-        spectra = lik.search.spectra(jnp.asarray([truth[:3]]), m)
+        o, lik, d, spectra = _search_case(emulators, model, truth, [truth[:3]])
         ll, t0, la = lik.search.profile(spectra, d, (-0.3, 0.3), (-5.0, 5.0))
         assert abs(float(t0[0]) - truth[3]) < 0.1 * o.dt
         assert abs(float(la[0]) - truth[4]) < 0.02
@@ -117,14 +126,9 @@ def test_band_limited_search_agrees_with_the_full_one(emulators, model):
     from jaxseis.likelihood.waveform import band_limited
 
     truth = [0.375, 0.3, 1.57, 0.0571, np.log(0.5)]
-    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4],
-                   noise_key=jax.random.key(1))  # fmt: skip
-    lik = waveform_log_likelihood(model, o)
+    positions = [truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0]]
     with jax.enable_x64(True):
-        m = jax.tree.map(jnp.asarray, lik.model)
-        d = jax.tree.map(jnp.asarray, lik.data)
-        positions = jnp.asarray([truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0]])
-        spectra = lik.search.spectra(positions, m)
+        o, lik, d, spectra = _search_case(emulators, model, truth, positions, jax.random.key(1))
         k = band_limited(spectra, 50.0)
         assert 20 < k < spectra.shape[-1] // 3  # 10-40 Hz of a 125 Hz Nyquist
         full = lik.search.profile(spectra, d, (-0.3, 0.3), (-5.0, 5.0))
@@ -145,14 +149,9 @@ def test_search_within_the_prior_window_agrees_with_the_search_over_every_lag(em
     from jaxseis.likelihood.waveform import band_limited
 
     truth = [0.375, 0.3, 1.57, -0.0823, np.log(2.0)]
-    o = js.observe(js.load_paper_event(), emulators, t0=truth[3], log_amplitude=truth[4],
-                   noise_key=jax.random.key(3))  # fmt: skip
-    lik = waveform_log_likelihood(model, o)
+    positions = [truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0], [0.9, 0.1, 0.3]]
     with jax.enable_x64(True):
-        m = jax.tree.map(jnp.asarray, lik.model)
-        d = jax.tree.map(jnp.asarray, lik.data)
-        positions = jnp.asarray([truth[:3], [0.5, 0.5, 1.2], [0.2, 0.7, 2.0], [0.9, 0.1, 0.3]])
-        spectra = lik.search.spectra(positions, m)
+        o, lik, d, spectra = _search_case(emulators, model, truth, positions, jax.random.key(3))
         k = band_limited(spectra, 50.0)
         for window in ((-0.3, 0.3), (0.0, 0.1), (-0.25, -0.05)):
             narrow = lik.search.within(*window)
