@@ -153,8 +153,8 @@ class Locator:
         self.model = emulators if isinstance(emulators, ForwardModel) else forward_model(emulators)
         template = waveform_template(self.model, domain, emulator_error=emulator_error is not None)
         self.space = validate_prior(prior, template)
-        # the bank's correlations at the lags of the prior's origin-time window only
         self.fn = template.fn
+        # the bank's correlations at the lags of the prior's origin-time window only
         self.search = template.search.within(self.space.lower[3], self.space.upper[3])
         self.method = method
         self.stage = stage
