@@ -12,6 +12,8 @@ Writes ``bench/results/simulate.json`` and ``bench/results/simulate.md``:
 * ``devito_mpts_per_s``: Devito (when installed: the ``bench`` extra) on the same padded grid,
   model, time step, number of steps, source and receivers, in a child process with OpenMP on
   both cores (``devito_acoustic.py``; its formulation is in that file), and the ratio;
+* ``blocks``: the solver's step on the full grid with its default blocks of rows (updated side
+  by side on the cores) against a single block, timed alternately in this process;
 * ``regeneration_max_rel_diff``, ``regeneration_rel_l2``: the same run against the bundled
   central-receiver traces (made by the earlier full-grid CPML kernel);
 * ``reciprocity_rel_l2``: on the full model, the bundled *direct* simulation of the paper's event
@@ -35,9 +37,11 @@ import time
 from pathlib import Path
 
 import benchlib
+import jax
 import numpy as np
 
 import jaxseis as js
+from jaxseis.fd_kernel import compile_solver, point_set
 from jaxseis.geometry import Grid
 from jaxseis.picking import pick_first_arrival
 from jaxseis.simulate import (
@@ -84,8 +88,8 @@ def full_grid_run(bench, event):
         "bytes_per_grid_point": round(solver_memory(model, config) / padded, 1),
         "bytes_per_grid_point_note": (
             "XLA's buffers of the compiled solver per padded grid point: float32 coefficients "
-            "dt/rho (3) and dt*K (16 B), the wavefields p, v (16 B) and their next values, "
-            "zero-padded copies for the stencils, CPML memory on the boundary slabs only"
+            "dt/rho (3) and dt*K (16 B), the wavefields p, v (16 B, updated in place, with "
+            "the stencils' zero halos), CPML memory on the boundary slabs only"
         ),
         "regeneration_max_rel_diff": regen,
         "regeneration_rel_l2": regen_l2,
@@ -151,6 +155,39 @@ def devito_run(bench, full):
     }
 
 
+def blocks_run(n_steps: int = 200, repeats: int = 6) -> dict:
+    """The full grid's step with the solver's default blocks of rows against one block (no
+    side-by-side updates), compiled once each and timed alternately in this process; the
+    least and the median of ``repeats`` runs of ``n_steps`` steps."""
+    model = js.marine_model()
+    config = SolverConfig()
+    dt = check_config(model, config)
+    g = model.grid
+    centre = g.index_to_km(np.asarray(g.shape)[None] // 2)
+    pts = point_set(centre, g, config.n_pml)
+    wavelet = ricker_integral((np.arange(n_steps) + 0.5) * dt, config.f0, config.t0)
+    runs = {
+        name: compile_solver(model, config, dt, pts, pts, wavelet, n_chunks=k)
+        for name, k in (("default", None), ("one_block", 1))
+    }
+    times = {name: [] for name in runs}
+    for run, args in runs.values():
+        jax.block_until_ready(run(*args))
+    for _ in range(repeats):
+        for name, (run, args) in runs.items():
+            tic = time.perf_counter()
+            jax.block_until_ready(run(*args))
+            times[name].append((time.perf_counter() - tic) / n_steps * 1e3)
+    out = {"n_steps": n_steps, "repeats": repeats}
+    for name, t in times.items():
+        out[f"ms_per_step_{name}_min"] = round(min(t), 2)
+        out[f"ms_per_step_{name}_median"] = round(float(np.median(t)), 2)
+    out["speedup_median"] = round(
+        out["ms_per_step_one_block_median"] / out["ms_per_step_default_median"], 2
+    )
+    return out
+
+
 def small_layered():
     g = Grid(shape=(41, 41, 61), spacing_km=(0.0125, 0.0125, 0.01))
     x, _, z = np.meshgrid(*g.axes_km(), indexing="ij")
@@ -212,12 +249,16 @@ def main():
     print("Devito on the same problem ...", flush=True)
     full |= devito_run(bench, full)
     print({k: v for k, v in full.items() if k.startswith("devito")}, flush=True)
+    print("blocks of rows against one block ...", flush=True)
+    blocks = blocks_run()
+    print(blocks, flush=True)
     recip_small, naive = reciprocity_small()
     refl = boundary_reflection()
     fa = first_arrivals(bench)
     paper_direct_hours = 4000 * 1.0
     result = {
         **full,
+        "blocks": blocks,
         "reciprocity_rel_l2": recip_small,
         "reciprocity_rel_l2_unscaled_injection": naive,
         "boundary_reflection_ratio": refl,
@@ -249,6 +290,11 @@ def main():
          "not measured: " + full["devito_reason"] if full.get("devito_mpts_per_s") is None
          else f"{full['devito_mpts_per_s']:.0f} Mpts/s ({full['devito_vs_jax_ratio']:.1f}x "
          "the JAX solver)"),
+        ("one step, default blocks / one block, median (least) of "
+         f"{blocks['repeats']} x {blocks['n_steps']} steps",
+         f"{blocks['ms_per_step_default_median']:.1f} ({blocks['ms_per_step_default_min']:.1f}) / "
+         f"{blocks['ms_per_step_one_block_median']:.1f} "
+         f"({blocks['ms_per_step_one_block_min']:.1f}) ms"),
         ("regeneration vs bundled traces (max diff. / peak)",
          f"{full['regeneration_max_rel_diff']:.1e}"),
         ("regeneration vs bundled traces (rel. L2)", f"{full['regeneration_rel_l2']:.1e}"),
