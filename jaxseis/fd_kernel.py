@@ -425,7 +425,7 @@ def compile_solver(
     rec_block, rec_local = block_index(rec.index)
     rec_w = jnp.asarray(rec.weight, dtype=dtype)
 
-    def record(p):
+    def record(p, rec_w):
         """Pressure at the receivers from the blocks: each weight's node read from its block."""
         out = None
         for c in np.unique(rec_block):
@@ -441,7 +441,7 @@ def compile_solver(
             p = list(p)
             for c, idx, pos in src_sets:
                 p[c] = p[c].at[idx].add(q_t * src_w[pos])
-            return (tuple(p), v, psi_p, psi_v), record(p)
+            return (tuple(p), v, psi_p, psi_v), record(p, rec_w)
 
         _, out = jax.lax.scan(body, zero_state(), wavelet)
         return out
