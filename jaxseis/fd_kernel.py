@@ -159,16 +159,21 @@ def _slab_derivative(fp, axis: int, coeffs, forward: bool, shape, widths):
 
 def _unslab(s, axis: int, n: int, lo_width: int):
     """The stacked slabs ``s`` (see :func:`_slab_derivative`; the first ``lo_width`` layers
-    from the start of the axis, the rest from its end) placed in an array of zeros of length
-    ``n`` along ``axis``."""
+    from the start of the axis, the rest from its end; either part may be empty) placed in an
+    array of zeros of length ``n`` along ``axis``."""
     total = s.shape[axis]
-    lo = jax.lax.slice_in_dim(s, 0, lo_width, axis=axis)
-    hi = jax.lax.slice_in_dim(s, lo_width, total, axis=axis)
-    pad_lo, pad_hi = [(0, 0, 0)] * 3, [(0, 0, 0)] * 3
-    pad_lo[axis] = (0, n - lo_width, 0)
-    pad_hi[axis] = (n - (total - lo_width), 0, 0)
     zero = jnp.zeros((), s.dtype)
-    return jax.lax.pad(lo, zero, pad_lo) + jax.lax.pad(hi, zero, pad_hi)
+    parts = []
+    if lo_width > 0:
+        pad = [(0, 0, 0)] * 3
+        pad[axis] = (0, n - lo_width, 0)
+        parts.append(jax.lax.pad(jax.lax.slice_in_dim(s, 0, lo_width, axis=axis), zero, pad))
+    if total > lo_width:
+        pad = [(0, 0, 0)] * 3
+        pad[axis] = (n - (total - lo_width), 0, 0)
+        hi = jax.lax.slice_in_dim(s, lo_width, total, axis=axis)
+        parts.append(jax.lax.pad(hi, zero, pad))
+    return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
 
 def _chunk_bounds(n: int, min_rows: int, n_chunks: int | None) -> np.ndarray:
@@ -186,16 +191,6 @@ def _chunk_bounds(n: int, min_rows: int, n_chunks: int | None) -> np.ndarray:
     return np.linspace(0, n, k + 1).round().astype(np.int64)
 
 
-def _cpml_term(ps, axis: int, n: int, lo_width: int):
-    """:func:`_unslab`, also for stacked slabs with no lower or no upper part."""
-    total = ps.shape[axis]
-    if lo_width == 0 or lo_width == total:
-        pad = [(0, 0, 0)] * 3
-        pad[axis] = (0, n - total, 0) if lo_width else (n - total, 0, 0)
-        return jax.lax.pad(ps, jnp.zeros((), ps.dtype), pad)
-    return _unslab(ps, axis, n, lo_width)
-
-
 def build_stepper(
     model: VelocityModel, config: SolverConfig, dt: float, n_chunks: int | None = None
 ):
@@ -204,13 +199,14 @@ def build_stepper(
     The padded grid is cut along axis 0 into blocks of rows (``n_chunks``; ``None``: one per
     available core, each at least as thick as the CPML slab and the stencil's half-width):
     every field is a tuple of blocks, and each block's update is its own loop, so that XLA's
-    CPU runtime runs the blocks' updates side by side on different cores. A block's stencil
-    reads the edge rows of its neighbours. Every grid point is computed by the same arithmetic
-    whatever the blocks, so the result does not depend on ``n_chunks``.
+    CPU runtime runs the blocks' updates side by side on different cores. Two or more blocks
+    give the same result bit for bit (see :func:`_chunk_bounds`).
 
-    Within a block, the pressure carries a zero halo of ``len(STAGGERED_COEFFS)`` nodes on
-    axes 1 and 2, ``v_1`` one along axis 1 and ``v_2`` one along axis 2: the stencils read the
-    state directly (no padded copies) and each update writes the block's grid part in place.
+    Each block of the pressure carries a halo of ``len(STAGGERED_COEFFS)`` nodes on every
+    axis, and each block of ``v_i`` one along axis ``i``: zeros at the grid's faces, and along
+    axis 0 between blocks the neighbours' edge rows, refreshed once per step. The stencils read
+    the state directly (no padded copies) and each update writes the block's grid part in
+    place.
     The CPML memory variables are kept only on the slabs of ``n_pml + 1`` nodes at both ends of
     their axis, where the CPML coefficients are non-zero (elsewhere they would stay exactly
     zero): each update is the plain stencil plus the slabs' CPML terms, fused into one pass.
@@ -308,12 +304,12 @@ def build_stepper(
     def with_cpml(d, fp, i, c, psi, a, b, forward):
         """``(d + CPML term, new psi)`` of axis ``i`` in block ``c``."""
         lo_w, hi_w = slab_widths(c, i)
-        if not width or lo_w + hi_w == 0:
+        if lo_w + hi_w == 0:  # no absorbing layer, or a block between the axis-0 slabs
             return d, psi
         shape_c = block_shapes[c]
         slab = _slab_derivative(fp, i, coeffs[i], forward, shape_c, (lo_w, hi_w))
         ps = b[i][c] * psi + a[i][c] * slab
-        return d + _cpml_term(ps, i, shape_c[i], lo_w), ps
+        return d + _unslab(ps, i, shape_c[i], lo_w), ps
 
     def grid_part(f, axes, c):
         """The grid part of ``f`` (block ``c``), which carries a zero halo on ``axes``."""
@@ -328,14 +324,12 @@ def build_stepper(
         new_v = [[], [], []]
         new_psi_p = [[], [], []]
         for c in range(n_blocks):
-            pe = p[c]
             for i in range(3):
-                d = _derivative(pe, i, coeffs[i], True, block_shapes[c])
-                d, ps = with_cpml(d, pe, i, c, psi_p[i][c], a_half, b_half, True)
+                d = _derivative(p[c], i, coeffs[i], True, block_shapes[c])
+                d, ps = with_cpml(d, p[c], i, c, psi_p[i][c], a_half, b_half, True)
                 new_psi_p[i].append(ps)
-                axes = (i,)
-                vi = grid_part(v[i][c], axes, c) - dtb[i][c] * d
-                start = [halo if j in axes else 0 for j in range(3)]
+                vi = grid_part(v[i][c], (i,), c) - dtb[i][c] * d
+                start = [halo if j == i else 0 for j in range(3)]
                 new_v[i].append(jax.lax.dynamic_update_slice(v[i][c], vi, start))
         new_v[0] = refresh(new_v[0])
         new_p = []
@@ -343,9 +337,8 @@ def build_stepper(
         for c in range(n_blocks):
             div = 0.0
             for i in range(3):
-                src = new_v[i][c]
-                d = _derivative(src, i, coeffs[i], False, block_shapes[c])
-                d, ps = with_cpml(d, src, i, c, psi_v[i][c], a_node, b_node, False)
+                d = _derivative(new_v[i][c], i, coeffs[i], False, block_shapes[c])
+                d, ps = with_cpml(d, new_v[i][c], i, c, psi_v[i][c], a_node, b_node, False)
                 new_psi_v[i].append(ps)
                 div = div + d
             pc = grid_part(p[c], (0, 1, 2), c) - dtk[c] * div
