@@ -136,6 +136,31 @@ def arm_spec(prior, arm: str, method: str) -> cat.LocatorSpec:
     )  # fmt: skip
 
 
+def add_truth_likelihood(locator, events: list, records: list[dict]) -> None:
+    """Each located record gets ``loglik_truth``, the event's log-likelihood at its truth
+    (the record's ``loglik`` is the maximum's)."""
+    for obs, rec in zip(events, records, strict=True):
+        if rec["status"] == "ok":
+            rec["loglik_truth"] = float(locator.log_likelihood(obs, np.asarray(obs.truth)))
+
+
+def likelihood_ratio(ok: list[dict]) -> dict:
+    """How often the likelihood-ratio region ``2 (log L_max - log L(truth)) <= chi2_5(level)``
+    holds the truth: a check of the likelihood itself (noise and emulator error model),
+    free of the posterior's approximation (Wilks: the statistic is about chi-square with 5
+    degrees of freedom when the model is right)."""
+    if not ok or any("loglik_truth" not in r for r in ok):
+        return {}
+    stat = np.array([2.0 * (r["loglik"] - r["loglik_truth"]) for r in ok])
+    chi2 = scipy.stats.chi2(len(js.PARAMS))
+    return {
+        "lr_coverage95": float(np.mean(stat <= chi2.ppf(0.95))),
+        "lr_coverage68": float(np.mean(stat <= chi2.ppf(0.68))),
+        "lr_quantiles": {f"q{q}": float(np.percentile(stat, q)) for q in (50, 90, 95, 99)},
+        "lr_chi2_quantiles": {f"q{q}": float(chi2.ppf(q / 100)) for q in (50, 90, 95, 99)},
+    }
+
+
 def calibration(records: list[dict]) -> dict:
     ok = [r for r in records if r["status"] == "ok"]
     truth = np.array([r["truth"] for r in ok])
@@ -161,6 +186,7 @@ def calibration(records: list[dict]) -> dict:
         "p90_error_km": float(np.percentile(err, 90)),
         "median_std_km": [float(v) for v in np.median(sd[:, :3], axis=0)],
         "median_std_t0_s": float(np.median(sd[:, 3])),
+        **likelihood_ratio(ok),
         "_err": err,
         "_truth": truth,
         "_sd": sd,
@@ -344,7 +370,9 @@ def main() -> int:
         if measured is not None and args.paper_event != "skip":
             result["paper_event"] = measured
         spec = arm_spec(prior, CONTROL, "laplace")
-        records = cat.build_locator(spec).locate_blocks(events[CONTROL][: result["n_events"]])
+        locator = cat.build_locator(spec)
+        records = locator.locate_blocks(events[CONTROL][: result["n_events"]])
+        add_truth_likelihood(locator, events[CONTROL][: result["n_events"]], records)
         result["arms"][CONTROL] = public(calibration(records))
         result["coverage95_emulated_control"] = result["arms"][CONTROL]["coverage95"]
         benchlib.write_results(name, result, markdown(result))
@@ -364,12 +392,15 @@ def main() -> int:
     for arm in arms:
         spec = arm_spec(prior, arm, "laplace")
         tic = time.perf_counter()
-        records = cat.build_locator(spec).locate_blocks(events[arm])
+        locator = cat.build_locator(spec)
+        records = locator.locate_blocks(events[arm])
+        wall = time.perf_counter() - tic
+        add_truth_likelihood(locator, events[arm], records)
         if arm == "white":
             white_records = records
         cals[arm] = calibration(records)
-        cals[arm]["wall_s"] = time.perf_counter() - tic
-        print(arm, cals[arm]["coverage95"], flush=True)
+        cals[arm]["wall_s"] = wall
+        print(arm, cals[arm]["coverage95"], cals[arm].get("lr_coverage95"), flush=True)
         checkpoint(name, {**result, "arms": {a: public(c) for a, c in cals.items()}})
     if not args.arms_from:
         plot_map(cals["white"], benchlib.RESULTS / f"{name}_map.png")
@@ -377,7 +408,7 @@ def main() -> int:
         import json  # the waveform likelihood; the NUTS check says which model it ran)
 
         earlier = json.loads((benchlib.RESULTS / f"{name}.json").read_text())
-        result["nuts_check"] = {"model": "earlier", **earlier["nuts_check"]}
+        result["nuts_check"] = {**earlier["nuts_check"], "from_earlier_run": True}
         edt = earlier["edt_side_by_side"]["edt"]
         args.n_edt = earlier["edt_side_by_side"]["n_events"]
         if CONTROL in earlier.get("arms", {}) and CONTROL not in cals:
@@ -462,6 +493,23 @@ def markdown(r: dict) -> str:
         "The white and coloured arms marginalise the bundled emulators' error model (fitted on "
         "the validation split); `white_no_error_model` is the white arm without it.",
     ]
+    lr = [a for a in (*ARMS, PLAIN, CONTROL) if "lr_coverage95" in r["arms"].get(a, {})]
+    if lr:
+        lines += [
+            "",
+            "The likelihood itself, without the posterior's approximation: how often the "
+            "likelihood-ratio region 2 (log L_max - log L(truth)) <= chi2_5 holds the truth, "
+            "and quantiles of that statistic (chi2_5: "
+            + " / ".join(f"{v:.1f}" for v in r["arms"][lr[0]]["lr_chi2_quantiles"].values())
+            + " at 50 / 90 / 95 / 99 %):",
+            "",
+            "| arm | LR region 95 % | LR region 68 % | statistic q50 / q90 / q95 / q99 |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for arm in lr:
+            a = r["arms"][arm]
+            qs = " / ".join(f"{v:.1f}" for v in a["lr_quantiles"].values())
+            lines.append(f"| {arm} | {a['lr_coverage95']:.3f} | {a['lr_coverage68']:.3f} | {qs} |")
     n = r["nuts_check"]
     lines += [
         "",
@@ -473,9 +521,9 @@ def markdown(r: dict) -> str:
         + ", ".join(f"{p} {n['sbc'][f'chi2_p_{p}']:.2f}" for p in js.PARAMS)
         + f"; {n['s_per_event']:.1f} s/event"
         + (
-            " (run with the earlier error model, whose waveform error was relative to the "
-            "predicted power)."
-            if n.get("model") == "earlier"
+            " (from the earlier full run of this script: `--arms-only` re-ran the Laplace "
+            "arms alone)."
+            if n.get("from_earlier_run")
             else "."
         ),
     ]

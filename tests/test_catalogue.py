@@ -135,6 +135,26 @@ def test_catalogue_path_equals_the_single_event_path(emulators, events):
     np.testing.assert_allclose(s["std"], sd, rtol=2e-2)
 
 
+def test_log_likelihood_is_the_one_the_locator_maximises(locator, events, reference):
+    """``Locator.log_likelihood`` equals the event's waveform likelihood, is largest at the
+    located maximum (the record's ``loglik``) and refuses bad parameters."""
+    obs, rec = events[2], reference[2]
+    lik = js.waveform_log_likelihood(locator.model, obs)
+    theta = np.array([obs.truth, rec["mean"]])
+    ours = locator.log_likelihood(obs, theta)
+    assert ours.shape == (2,)
+    np.testing.assert_allclose(ours, [float(lik(t)) for t in theta], rtol=1e-6)
+    assert locator.log_likelihood(obs, theta[0]).shape == ()
+    # one mode: the mean is the maximum, whose value the record holds; the truth is lower
+    assert rec["global_stage_modes_used"] == 1
+    np.testing.assert_allclose(rec["loglik"], ours[1], rtol=1e-9)
+    assert ours[0] < ours[1]
+    with pytest.raises(ValueError, match=r"theta must be \[5\] or \[n, 5\]"):
+        locator.log_likelihood(obs, np.array([0.5, 0.5, 1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        locator.log_likelihood(obs, np.array([0.5, np.nan, 1.0, 0.0, 0.0]))
+
+
 def test_emulator_error_model_in_the_catalogue(events):
     """With the bundled emulators' error model the locator still compiles its stage once,
     agrees with the single-event path and gives wider posteriors than without it: compared

@@ -172,6 +172,7 @@ class Locator:
         self._bank: Bank | None = None
         self._params = None
         self._on_device: dict = {}
+        self._log_likelihood = None
 
     # ----------------------------------------------------------------------------- set-up
 
@@ -216,6 +217,32 @@ class Locator:
             emulator_error=self.emulator_error, domain=self.domain, band_hz=self.band_hz,
         )  # fmt: skip
         return data
+
+    def log_likelihood(self, obs: Observation, theta) -> np.ndarray:
+        """The event's log-likelihood (nats) at parameters ``theta`` ``[5]`` or ``[n, 5]``
+        (``x, y, z`` km, ``t0`` s, ``log_amplitude``): the function every method of the
+        locator maximises or samples, e.g. to weigh a location found by another tool or to
+        compare the truth of a synthetic event with the maximum (the record's ``loglik``).
+
+        Returns:
+            ``[]`` or ``[n]`` float64.
+
+        Raises:
+            ValueError: an observation that does not fit, or ``theta`` not ``[..., 5]`` finite.
+        """
+        data = self.data_of(obs)
+        t = np.asarray(theta, dtype=np.float64)
+        if t.ndim not in (1, 2) or t.shape[-1] != 5 or not np.all(np.isfinite(t)):
+            raise ValueError(f"theta must be [5] or [n, 5] finite parameters; got shape {t.shape}")
+        if self._log_likelihood is None:
+            self._log_likelihood = jax.jit(jax.vmap(self.fn, (0, None, None)))
+        run = self._log_likelihood
+        with self._x64():
+            dtype = jnp.result_type(float)
+            out = run(jnp.asarray(np.atleast_2d(t), dtype), self.params(),
+                      jax.tree.map(jnp.asarray, data))  # fmt: skip
+        out = np.asarray(out, dtype=np.float64)
+        return out if t.ndim == 2 else out[0]
 
     # ----------------------------------------------------------------------------- locating
 
