@@ -374,7 +374,8 @@ def test_locate_catalogue_writes_csv_jsonl_quakeml_and_resumes(tmp_path, capsys)
 
 
 def test_locate_catalogue_polish_reaches_the_locator(tmp_path, monkeypatch, capsys):
-    """``--polish N`` sets the global stage's polished candidates of the locator's spec."""
+    """``--polish N`` sets the global stage's polished candidates of the locator's spec, and
+    ``--importance N`` its importance sampling."""
     from jaxseis import catalogue as cat
 
     seen = {}
@@ -394,6 +395,15 @@ def test_locate_catalogue_polish_reaches_the_locator(tmp_path, monkeypatch, caps
     capsys.readouterr()
     assert main([*args, "--polish", "0"]) == 2
     assert "argument --polish" in capsys.readouterr().err
+    # --importance N: importance sampling of N draws from each event's Laplace approximation
+    assert main([*args, "--importance", "500"]) != 0
+    assert seen["spec"].importance.num_draws == 500
+    assert seen["spec"].importance.df == 3.0 and seen["spec"].importance.scale == 2.0
+    capsys.readouterr()
+    code = main([*args, "--importance", "500", "--method", "nuts"])
+    assert "use --method laplace" in _one_line_error(capsys, code, "locate-catalogue")
+    code = main([*args, "--importance", "50"])
+    assert "at least 100 draws" in _one_line_error(capsys, code, "locate-catalogue")
 
 
 def test_simulate_info_and_export_nll(tmp_path, monkeypatch, capsys):

@@ -22,8 +22,10 @@ whatever the partitioning. A bad event (NaN traces, a wrong shape, receivers tha
 emulator) is reported in its record without stopping the others.
 
 Methods: ``"laplace"`` (the catalogue default: the maximum and inverse Hessian, exact
-quantiles) and ``"nuts"`` (chains in the Laplace-whitened coordinates of each event's mode, a
-short adaptation). Nested sampling stays per event: :func:`jaxseis.locate`.
+quantiles; with ``importance``, its draws reweighed to the posterior,
+:mod:`jaxseis.inference.importance`) and ``"nuts"`` (chains in the Laplace-whitened
+coordinates of each event's mode, a short adaptation). Nested sampling stays per event:
+:func:`jaxseis.locate`.
 """
 
 from __future__ import annotations
@@ -42,10 +44,18 @@ import numpy as np
 from jaxseis.emulators.base import Emulator
 from jaxseis.forward import ForwardModel, forward_model
 from jaxseis.inference.global_stage import Bank, GlobalStage, find_modes, select_modes
+from jaxseis.inference.importance import (
+    PARETO_K_MAX,
+    ImportanceOptions,
+    check_importance_options,
+    proposal,
+    psis_weights,
+    resample,
+)
 from jaxseis.inference.laplace import laplace_draws, laplace_mixture
 from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
-from jaxseis.inference.summary import chains_summary, gaussian_summary
+from jaxseis.inference.summary import chains_summary, gaussian_summary, weighted_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
@@ -65,7 +75,8 @@ _TRACES: collections.Counter = collections.Counter()
 
 def trace_counts() -> dict[str, int]:
     """How often this process has traced (and so compiled) the catalogue's block programs:
-    ``{"stage": n, "nuts": m}``. A second Locator of the same configuration adds nothing."""
+    ``{"stage": n, "nuts": m, "importance": k}`` (those traced so far). A second Locator of
+    the same configuration adds nothing."""
     return dict(_TRACES)
 
 
@@ -120,6 +131,8 @@ class Locator:
         band_hz: ``(low, high)`` Hz of the frequency-domain likelihood (default: the error
             model's band, else all bins; see :func:`jaxseis.likelihood.waveform_data`).
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
+        importance: with ``method="laplace"``, reweigh draws of the Laplace approximation to
+            the posterior (:class:`~jaxseis.inference.importance.ImportanceOptions`), or None.
         devices: how many of the process's JAX devices to run blocks on at once (default and
             at most: all of them). The results do not depend on it.
 
@@ -142,10 +155,17 @@ class Locator:
         emulator_error: EmulatorError | None = None,
         band_hz=None,
         keep_draws: bool = False,
+        importance: ImportanceOptions | None = None,
         devices: int | None = None,
     ):
         if method not in ("laplace", "nuts"):
             raise ValueError(f"the catalogue locates with 'laplace' or 'nuts'; got {method!r}")
+        if importance is not None:
+            if method != "laplace":
+                raise ValueError("importance sampling reweighs the Laplace approximation: "
+                                 "use it with method='laplace'")  # fmt: skip
+            check_importance_options(importance)
+        self.importance = importance
         if not (isinstance(block_size, int) and block_size >= 1):
             raise ValueError(f"block_size must be an integer >= 1; got {block_size!r}")
         if domain not in ("time", "frequency"):
@@ -322,9 +342,16 @@ class Locator:
                     modes.append(err)
             wall_stage = time.perf_counter() - tic
             if self.method == "laplace":
-                records = [
-                    self._laplace_record(m, g[e], h[e], k_init[e]) for e, m in enumerate(modes)
+                mixtures = [
+                    m if isinstance(m, Exception) else laplace_mixture(self.space, m, g[e], h[e])
+                    for e, m in enumerate(modes)
                 ]
+                records = [
+                    self._laplace_record(m, mix, k_init[e])
+                    for e, (m, mix) in enumerate(zip(modes, mixtures, strict=True))
+                ]
+                if self.importance is not None:
+                    self._reweigh(records, mixtures, data, k_run, size)
             else:
                 records = self._nuts_records(data, modes, k_init, k_run, size)
         wall = time.perf_counter() - tic
@@ -338,10 +365,10 @@ class Locator:
             out.append(rec)
         return out
 
-    def _laplace_record(self, modes, g, h, key) -> dict:
+    def _laplace_record(self, modes, mixture, key) -> dict:
         if isinstance(modes, Exception):
             return {"status": "error", "error": str(modes)}
-        means, covs, weights, norms, positive = laplace_mixture(self.space, modes, g, h)
+        means, covs, weights, norms, positive = mixture
         free = [k in self.space.free for k in range(5)]
         rec = {"status": "ok", **gaussian_summary(means, covs, free, "laplace", weights)}
         rec.update(
@@ -354,6 +381,48 @@ class Locator:
             draws = laplace_draws(key, self.space, means, covs, 1000, weights)
             rec["draws"] = draws.tolist()
         return rec
+
+    def _reweigh(self, records, mixtures, data, keys, size) -> None:
+        """Importance sampling from each event's Laplace mixture (in place): the record's
+        summary becomes the weighted draws', with ``pareto_k``, ``importance_ess``,
+        ``importance_reliable`` (``k <= 0.7``) and the Laplace summary kept as ``laplace``."""
+        opts, free = self.importance, [k in self.space.free for k in range(5)]
+        theta = np.zeros((size, opts.num_draws, 5))
+        drawn = {}
+        for e, (rec, mix) in enumerate(zip(records, mixtures, strict=False)):
+            if rec["status"] == "ok":
+                k_prop, k_resample = jax.random.split(keys[e])
+                means, covs, weights = mix[:3]
+                drawn[e] = (*proposal(k_prop, self.space, means, covs, weights, opts), k_resample)
+                theta[e] = drawn[e][0]
+        if not drawn:
+            return
+        dtype = jnp.result_type(float)
+        fn = self.fn
+
+        def program(params, bank, lower, upper, data, theta):
+            return importance_program(fn, params, data, theta)
+
+        log_lik = self._on_devices(
+            program, _blocks((data, np.asarray(theta, dtype)), self.block_size)
+        )
+        log_lik = np.asarray(log_lik, np.float64)
+        for e, (draws, log_q, inside, k_resample) in drawn.items():
+            rec = records[e]
+            try:
+                w, k, ess = psis_weights(log_lik[e], log_q, inside)
+            except ValueError as err:
+                rec["importance_error"] = str(err)
+                continue
+            laplace = {key: rec[key] for key in ("method", "mean", "std", "q2_5", "q16", "q50",
+                                                 "q84", "q97_5")}  # fmt: skip
+            keep = {key: rec[key] for key in rec if key.startswith(("global_", "laplace_"))}
+            keep["loglik"] = rec["loglik"]
+            records[e] = {"status": "ok", **weighted_summary(draws, w, free, "laplace_importance")}
+            records[e].update(keep, laplace=laplace, pareto_k=k, importance_ess=ess,
+                              importance_reliable=bool(k <= PARETO_K_MAX))  # fmt: skip
+            if self.keep_draws:
+                records[e]["draws"] = resample(k_resample, draws, w, 1000).tolist()
 
     def _nuts_records(self, data, modes, k_init, k_run, size) -> list[dict]:
         c, d = self.nuts.num_chains, self.space.dim
@@ -433,6 +502,23 @@ def stage_program(fn, search, params, bank, lower, upper, data, keys, *, free, s
     one = partial(find_modes, fn, search, params, space=space, bank=bank, stage=stage, split=1,
                   jacobian=jacobian)  # fmt: skip
     return jax.vmap(lambda d, k: one(d, key=k))(data, keys)
+
+
+#: draws per batch of :func:`importance_program` (bounds its memory)
+IMPORTANCE_BATCH = 256
+
+
+@partial(jax.jit, static_argnames=("fn",))
+def importance_program(fn, params, data, theta):
+    """The log-likelihood of one block of events (leading event axis of ``data``) at their
+    draws ``theta [B, N, 5]``: ``[B, N]``, one event after the other, draws in batches."""
+    _TRACES["importance"] += 1
+
+    def one(args):
+        d, t = args
+        return jax.lax.map(lambda th: fn(th, params, d), t, batch_size=IMPORTANCE_BATCH)
+
+    return jax.lax.map(one, (data, theta))
 
 
 @partial(jax.jit, static_argnames=("fn", "free", "options"))

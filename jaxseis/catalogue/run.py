@@ -37,6 +37,7 @@ import numpy as np
 from jaxseis.catalogue.journal import Journal, write_table
 from jaxseis.catalogue.locator import CATALOGUE_NUTS, CATALOGUE_STAGE, Locator
 from jaxseis.inference.global_stage import GlobalStage
+from jaxseis.inference.importance import ImportanceOptions
 from jaxseis.inference.nuts import NutsOptions
 from jaxseis.inference.prior import BoxPrior
 from jaxseis.observation import Observation
@@ -69,6 +70,8 @@ class LocatorSpec(NamedTuple):
             :func:`jaxseis.likelihood.emulator_error.save_emulator_error`, or None.
         band_hz: ``(low, high)`` Hz of the frequency-domain likelihood, or None (the error
             model's band, else all bins).
+        importance: with ``method="laplace"``, importance sampling from the Laplace
+            approximation (:class:`~jaxseis.inference.importance.ImportanceOptions`), or None.
     """
 
     models: tuple[str, ...] = ()
@@ -84,6 +87,7 @@ class LocatorSpec(NamedTuple):
     keep_draws: bool = False
     emulator_error: str | None = None
     band_hz: tuple[float, float] | None = None
+    importance: ImportanceOptions | None = None
 
     @classmethod
     def of(cls, prior: BoxPrior, **fields) -> LocatorSpec:
@@ -139,7 +143,7 @@ def build_locator(spec: LocatorSpec) -> Locator:
             method=spec.method, stage=spec.stage, nuts=spec.nuts, seed=spec.seed,
             block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
             devices=spec.devices,
-            emulator_error=error, band_hz=spec.band_hz,
+            emulator_error=error, band_hz=spec.band_hz, importance=spec.importance,
         )  # fmt: skip
     return _LOCATORS[spec]
 

@@ -31,6 +31,7 @@ __all__ = [
     "summary_dict",
     "summary_table",
     "to_inference_data",
+    "weighted_summary",
 ]
 
 PARAM_UNITS = {"x": "km", "y": "km", "z": "km", "t0": "s", "log_amplitude": ""}
@@ -262,6 +263,30 @@ def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> 
     out.update(_empty_diagnostics(0, 0))
     if len(means) > 1:
         out["mixture_weights"] = w.tolist()
+    return out
+
+
+def weighted_summary(draws, weights, free, method: str) -> dict[str, Any]:
+    """The :func:`summary_dict` of weighted draws ``[n, 5]`` with weights ``[n]`` (e.g.
+    importance sampling): weighted moments and quantiles (the weighted empirical
+    distribution, interpolated between draws), ``ess_min`` Kish's ``1 / sum w^2``."""
+    theta = np.asarray(draws, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    mean = w @ theta
+    dev = theta - mean
+    cov = np.einsum("n,ni,nj->ij", w, dev, dev)
+    std = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    quant = {name: np.empty(5) for name, _ in _QUANTILES}
+    for i in range(5):
+        order = np.argsort(theta[:, i])
+        x, cw = theta[order, i], np.cumsum(w[order])
+        mid = cw - 0.5 * w[order]  # each draw at the middle of its weight
+        for name, q in _QUANTILES:
+            quant[name][i] = np.interp(q / 100.0, mid, x)
+    out = _base_summary(method, mean, cov, std, quant, list(free))
+    out.update(_empty_diagnostics(1, int(theta.shape[0])))
+    out["ess_min"] = float(1.0 / np.sum(w**2))
     return out
 
 
