@@ -9,6 +9,7 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 * :mod:`~jaxseis.inference.nuts`: NUTS in the modes' whitened coordinates (BlackJAX);
 * :mod:`~jaxseis.inference.nested`: nested sampling with the evidence (jaxns);
 * :mod:`~jaxseis.inference.laplace`: the maximum and the inverse Hessian;
+* :mod:`~jaxseis.inference.importance`: the Laplace approximation reweighed to the posterior;
 * :mod:`~jaxseis.inference.summary`: InferenceData, summaries, tables;
 * :mod:`~jaxseis.inference.diagnostics`: convergence problems (:func:`diagnose`);
 * :mod:`~jaxseis.inference.programs`: the compiled programs, run in pieces with progress;
@@ -17,6 +18,7 @@ One entry point, :func:`locate`, gives the posterior of the event parameters
 
 from jaxseis.inference.diagnostics import ESS_MIN, RHAT_MAX, ConvergenceWarning, diagnose
 from jaxseis.inference.global_stage import Bank, GlobalStage
+from jaxseis.inference.importance import ImportanceOptions
 from jaxseis.inference.laplace import LaplaceOptions
 from jaxseis.inference.nested import NestedOptions
 from jaxseis.inference.nuts import NutsOptions
@@ -49,6 +51,7 @@ __all__ = [
     "BoxPrior",
     "ConvergenceWarning",
     "GlobalStage",
+    "ImportanceOptions",
     "LaplaceOptions",
     "NestedOptions",
     "NutsOptions",
