@@ -255,6 +255,7 @@ def test_locate_writes_summary_netcdf_quakeml_and_hyp(tmp_path, capsys):
     import arviz as az
     import obspy
 
+    from jaxseis.io.events import read_inference_data
     from jaxseis.io.nll_hyp import read_hyp
 
     out = tmp_path / "located"
@@ -271,6 +272,15 @@ def test_locate_writes_summary_netcdf_quakeml_and_hyp(tmp_path, capsys):
     assert np.all(np.abs(mean - truth) < 4 * std), (mean, std)
     idata = az.from_netcdf(out / "posterior.nc")
     assert idata.posterior.sizes["draw"] == 200 and "log_amplitude" in idata.posterior
+    # read back with its attributes decoded, the file gives the same summary
+    back = js.summary_dict(read_inference_data(out / "posterior.nc"))
+    np.testing.assert_allclose(back["mean"], mean, rtol=1e-12)
+    np.testing.assert_allclose(back["q97_5"], s["q97_5"], rtol=1e-12)
+    (tmp_path / "bad.nc").write_bytes(b"not netcdf")
+    with pytest.raises(ValueError, match="cannot read the posterior file"):
+        read_inference_data(tmp_path / "bad.nc")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_inference_data(tmp_path / "missing.nc")
     (event,) = obspy.read_events(str(out / "event.xml"))
     origin = event.preferred_origin()
     assert abs(float(origin.extra["model_x_km"]["value"]) - mean[0]) < 1e-6
@@ -280,6 +290,28 @@ def test_locate_writes_summary_netcdf_quakeml_and_hyp(tmp_path, capsys):
     # an existing result is refused before any work, unless --overwrite
     code = main(["locate", "-o", str(out)])
     assert "already holds results" in _one_line_error(capsys, code, "locate")
+
+
+def test_locate_with_importance_sampling(tmp_path, capsys):
+    """``--importance N`` reweighs the Laplace approximation: the summary says so, carries the
+    importance ESS, covers the paper's event; with another method or too few draws, one line."""
+    out = tmp_path / "located"
+    code = main(["locate", "--method", "laplace", "--importance", "1000", "--global-draws",
+                 "2048", "--num-draws", "300", "-o", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["method"] == "laplace_importance" and s["num_draws"] == 300
+    assert 100 < s["ess_min"] <= 1000
+    truth = np.asarray(s["truth"])
+    assert np.all(np.abs(np.asarray(s["mean"]) - truth) < 4 * np.asarray(s["std"]))
+    bad = (
+        (["--method", "nuts"], "use --method laplace"),
+        (["--method", "laplace", "--importance", "50"], "at least 100"),
+    )
+    for extra, message in bad:
+        args = ["locate", "-o", str(tmp_path / "x"), "--importance", "500", *extra]
+        code = main(args)
+        assert message in _one_line_error(capsys, code, "locate")
 
 
 def test_locate_with_the_emulator_error_model(tmp_path, capsys):

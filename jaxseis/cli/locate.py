@@ -308,6 +308,13 @@ def register(sub) -> None:
         f"{GlobalStage().num_draws})",
     )
     g.add_argument(
+        "--importance",
+        type=positive_int,
+        metavar="N",
+        help="with --method laplace: reweigh N draws of the Laplace approximation to the "
+        "posterior by importance sampling (a Pareto k above 0.7 is reported as unreliable)",
+    )
+    g.add_argument(
         "--max-tree-depth",
         type=positive_int,
         help=f"NUTS: maximum trajectory doublings (default: {nuts.max_num_doublings})",

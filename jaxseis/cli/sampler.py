@@ -24,6 +24,15 @@ def options_of(args):
             "num_warmup": args.num_warmup,
             "max_num_doublings": args.max_tree_depth,
         }
+    importance = getattr(args, "importance", None)
+    if importance is not None:
+        if args.method != "laplace":
+            raise UserError("--importance reweighs the Laplace approximation: use --method laplace")
+        if importance < 100:
+            raise UserError(f"--importance needs at least 100 draws; got {importance}")
+        from jaxseis.inference import ImportanceOptions
+
+        changes["importance"] = ImportanceOptions(num_draws=importance)
     changes = {k: v for k, v in changes.items() if v is not None}
     stage = getattr(options, "global_stage", None)
     if args.global_draws == 0 and args.method != "nuts":

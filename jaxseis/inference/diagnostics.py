@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxseis.inference.importance import PARETO_K_MAX
 from jaxseis.inference.summary import PARAM_UNITS, chain_stats, posterior_draws
 from jaxseis.likelihood.base import PARAMS
 
@@ -73,6 +74,13 @@ def diagnose(idata, *, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN) -> 
         messages.append(
             "the Hessian at the maximum is not negative definite (a saddle or a flat "
             "direction): the Laplace approximation is unreliable; sample with method='nuts'"
+        )
+    k = attrs.get("importance_pareto_k")
+    if k is not None and not k <= PARETO_K_MAX:
+        messages.append(
+            f"importance sampling's Pareto k is {k:.2f} > {PARETO_K_MAX}: the widened Laplace "
+            "approximation misses part of the posterior and the reweighed summary is "
+            "unreliable; sample with method='nuts' or 'nested'"
         )
     if "diverging" in idata.sample_stats:
         n_div = int(np.sum(np.asarray(idata.sample_stats["diverging"])))

@@ -37,6 +37,7 @@ __all__ = [
     "proposal",
     "psis_weights",
     "resample",
+    "resample_index",
 ]
 
 PARETO_K_MAX = 0.7
@@ -160,10 +161,15 @@ def psis_weights(log_lik, log_q, inside):
     return weights, float(np.asarray(k)), float(1.0 / np.sum(weights**2))
 
 
-def resample(key, draws, weights, num: int) -> np.ndarray:
-    """``num`` equally weighted draws ``[num, 5]`` from weighted ones (systematic
-    resampling)."""
+def resample_index(key, weights, num: int) -> np.ndarray:
+    """``[num]`` indices of draws chosen with probability ``weights [n]`` (systematic
+    resampling: each draw appears ``num w`` times, rounded up or down)."""
     w = np.asarray(weights, dtype=np.float64)
     u = (float(jax.random.uniform(key)) + np.arange(num)) / num
-    index = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), u, side="right"), len(w) - 1)
-    return np.asarray(draws)[index]
+    return np.minimum(np.searchsorted(np.cumsum(w / w.sum()), u, side="right"), len(w) - 1)
+
+
+def resample(key, draws, weights, num: int) -> np.ndarray:
+    """``num`` equally weighted draws ``[num, 5]`` from weighted ones (systematic
+    resampling, :func:`resample_index`)."""
+    return np.asarray(draws)[resample_index(key, weights, num)]

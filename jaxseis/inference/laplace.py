@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from jaxseis.inference.global_stage import GlobalStage, floored_covariance, parameter_curvature
+from jaxseis.inference.importance import ImportanceOptions, check_importance_options
 from jaxseis.inference.prior import Space
 
 __all__ = [
@@ -50,10 +51,15 @@ class LaplaceOptions(NamedTuple):
         global_stage: finds the maximum (its ``newton_steps`` refine it).
         num_draws: draws from the Gaussian returned as the posterior sample (for plots and
             draw-based summaries; the summary itself uses the exact mean and covariance).
+        importance: reweigh draws of the approximation to the posterior by importance
+            sampling (:class:`~jaxseis.inference.importance.ImportanceOptions`; the returned
+            sample is then ``num_draws`` draws resampled by weight and the summary the
+            weighted draws'), or None.
     """
 
     global_stage: GlobalStage = GlobalStage(newton_steps=20)
     num_draws: int = 4000
+    importance: ImportanceOptions | None = None
 
 
 def check_laplace_options(options: LaplaceOptions) -> None:
@@ -63,6 +69,13 @@ def check_laplace_options(options: LaplaceOptions) -> None:
     n = options.num_draws
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"LaplaceOptions.num_draws must be an integer >= 1; got {n!r}")
+    if options.importance is not None:
+        if not isinstance(options.importance, ImportanceOptions):
+            raise ValueError(
+                "LaplaceOptions.importance must be an ImportanceOptions or None; got "
+                f"{type(options.importance).__name__}"
+            )
+        check_importance_options(options.importance)
 
 
 def laplace_at_mode(space: Space, u, grad_u, hess_u):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from functools import partial
 from typing import Any
 
 import jax
@@ -21,6 +22,7 @@ import numpy as np
 
 from jaxseis.inference.diagnostics import ConvergenceWarning, diagnose
 from jaxseis.inference.global_stage import Bank, GlobalStage, check_global_stage, select_modes
+from jaxseis.inference.importance import proposal, psis_weights, resample_index
 from jaxseis.inference.laplace import (
     LaplaceOptions,
     check_laplace_options,
@@ -31,7 +33,7 @@ from jaxseis.inference.nested import NestedOptions, check_nested_options, run_ne
 from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
 from jaxseis.inference.programs import run_global_stage, run_nuts
-from jaxseis.inference.summary import gaussian_summary, to_inference_data
+from jaxseis.inference.summary import gaussian_summary, to_inference_data, weighted_summary
 from jaxseis.likelihood.base import Likelihood, as_likelihood
 from jaxseis.progress import Progress
 
@@ -270,7 +272,37 @@ def _laplace(lik, space, key, options: LaplaceOptions, bank, progress):
         laplace_positive_definite=positive,
     )
     stats = {"loglik": np.full((1, len(draws)), float(modes.lp[0]))}
+    if options.importance is not None:
+        draws, stats = _reweigh(lik, space, key_draws, means, covs, weights, options, attrs)
     return to_inference_data(draws[None], stats, space, "laplace", attrs)
+
+
+def _reweigh(lik, space, key, means, covs, weights, options: LaplaceOptions, attrs: dict):
+    """Importance sampling from the Laplace mixture: ``num_draws`` draws resampled by
+    weight and their log-likelihoods; the weighted summary and the Pareto diagnostic go to
+    ``attrs`` (``importance_*``)."""
+    key_proposal, key_resample = jax.random.split(jax.random.fold_in(key, 1))
+    theta, log_q, inside = proposal(key_proposal, space, means, covs, weights, options.importance)
+    model, data, _, _ = _arrays(lik, space)
+    dtype = jnp.result_type(float)
+    log_lik = np.asarray(_log_likelihoods(lik.fn, model, data, jnp.asarray(theta, dtype)))
+    w, k, ess = psis_weights(log_lik.astype(np.float64), log_q, inside)
+    summary = weighted_summary(theta, w, [i in space.free for i in range(5)], "laplace")
+    kept = ("mean", "cov", "std", "q2_5", "q16", "q50", "q84", "q97_5")
+    attrs.update(
+        importance_pareto_k=k,
+        importance_ess=ess,
+        importance_num_draws=int(options.importance.num_draws),
+        importance_summary={key: summary[key] for key in kept},
+    )
+    index = resample_index(key_resample, w, options.num_draws)
+    return theta[index], {"loglik": log_lik[index][None].astype(np.float64)}
+
+
+@partial(jax.jit, static_argnames=("fn",))
+def _log_likelihoods(fn, model, data, theta):
+    """``fn`` at every row of ``theta [n, 5]``, in batches."""
+    return jax.lax.map(lambda t: fn(t, model, data), theta, batch_size=256)
 
 
 def _nested(lik, space, key, options: NestedOptions, progress):

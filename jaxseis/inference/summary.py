@@ -145,7 +145,8 @@ def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
         ``rhat_max`` and ``ess_min`` (for nested sampling the Kish ESS); ``divergences``;
         ``log_evidence`` and ``log_evidence_err`` (nested sampling); ``wall_s``;
         ``num_chains``; ``num_draws``. For the Laplace approximation the mean, covariance and
-        quantiles are the Gaussian's, exactly.
+        quantiles are the Gaussian's, exactly; reweighed by importance sampling
+        (``method`` ``"laplace_importance"``), the weighted draws', with the Kish ESS.
     """
     if isinstance(result, np.ndarray) or not hasattr(result, "posterior"):
         return _summary_of_draws(np.asarray(result, dtype=np.float64), method or "draws")
@@ -153,7 +154,12 @@ def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
     attrs = idata.posterior.attrs
     theta = posterior_draws(idata, PARAMS)
     free = list(attrs.get("free", [p in idata.posterior for p in PARAMS]))
-    if attrs.get("method") == "laplace":
+    importance = attrs.get("importance_summary")
+    if attrs.get("method") == "laplace" and importance is not None:
+        mean, cov = np.asarray(importance["mean"]), np.asarray(importance["cov"])
+        std = np.asarray(importance["std"])
+        quant = {k: np.asarray(importance[k]) for k, _ in _QUANTILES}
+    elif attrs.get("method") == "laplace":
         out = gaussian_summary(
             attrs.get("laplace_means", attrs["laplace_mean"]),
             attrs.get("laplace_covs", attrs["laplace_cov"]),
@@ -167,8 +173,13 @@ def summary_dict(result, *, method: str | None = None) -> dict[str, Any]:
         mean, cov, std, quant = _moments(theta)
     rhat, ess = chain_stats(idata)
     method = str(attrs.get("method"))
+    if importance is not None:
+        method = "laplace_importance"
     if method == "nested":
         ess_min = attrs.get("nested_ess")
+        divergences = None
+    elif importance is not None:
+        ess_min = attrs.get("importance_ess")
         divergences = None
     else:
         ess_min = min(ess.values()) if ess else None
@@ -235,7 +246,7 @@ def gaussian_summary(mean, cov, free, method: str = "laplace", weights=None) -> 
     means = np.atleast_2d(np.asarray(mean, dtype=np.float64))
     covs = np.asarray(cov, dtype=np.float64).reshape(len(means), 5, 5)
     w = np.ones(len(means)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
+    w = np.atleast_1d(w) / w.sum()  # (one weight reads back from NetCDF as a scalar)
     m = w @ means
     dev = means - m
     total = np.einsum("k,kij->ij", w, covs) + np.einsum("k,ki,kj->ij", w, dev, dev)

@@ -22,6 +22,7 @@ __all__ = [
     "SYNTHETIC_REFERENCE_TIME",
     "catalogue_events",
     "quakeml_id",
+    "read_inference_data",
     "reference_time_of",
     "write_event_files",
     "write_inference_data",
@@ -156,6 +157,39 @@ def write_inference_data(path: str | Path, idata) -> Path:
     with atomic_path(path) as tmp:
         out.to_netcdf(str(tmp))
     return path
+
+
+def read_inference_data(path: str | Path):
+    """Read a result written by :func:`write_inference_data`: the attributes stored as JSON
+    text (dicts, booleans, ``None``, nested lists) are decoded again, so that
+    :func:`jaxseis.summary_dict` and :func:`jaxseis.inference.diagnose` work on it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a file arviz cannot read.
+    """
+    import json
+
+    import arviz
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"posterior file {path} not found")
+    try:
+        idata = arviz.from_netcdf(str(path))
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"cannot read the posterior file {path}: {err}") from err
+    for group in idata.groups():
+        ds = getattr(idata, group)
+        for key, value in list(ds.attrs.items()):
+            if isinstance(value, str) and value[:1] in "[{tfn":
+                try:
+                    decoded = json.loads(value)
+                except ValueError:
+                    continue
+                if decoded is None or isinstance(decoded, dict | list | bool):
+                    ds.attrs[key] = decoded
+    return idata
 
 
 def _netcdf_attr(value):
