@@ -5,10 +5,12 @@ does on a 2-core machine: NUTS runs with an even chain count then take the multi
 the others (one chain, three chains) the single-device one.
 """
 
+import gc
 import importlib.util
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -32,6 +34,20 @@ def load_bench_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+    """Drop every compiled program after each test module.
+
+    JAX's caches keep each compiled program (keyed by its static arguments, such as each
+    locator's likelihood) for the life of the process, and each program holds memory
+    mappings. Over the whole suite they approached the kernel's per-process limit
+    (``vm.max_map_count``, 65530), beyond which XLA's compiler crashed with a segmentation
+    fault; no test shares programs across modules."""
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
