@@ -48,6 +48,7 @@ from jaxseis.inference.importance import (
     PARETO_K_MAX,
     ImportanceOptions,
     check_importance_options,
+    log_likelihoods,
     proposal,
     psis_weights,
     resample,
@@ -192,7 +193,6 @@ class Locator:
         self._bank: Bank | None = None
         self._params = None
         self._on_device: dict = {}
-        self._log_likelihood = None
 
     # ----------------------------------------------------------------------------- set-up
 
@@ -254,13 +254,10 @@ class Locator:
         t = np.asarray(theta, dtype=np.float64)
         if t.ndim not in (1, 2) or t.shape[-1] != 5 or not np.all(np.isfinite(t)):
             raise ValueError(f"theta must be [5] or [n, 5] finite parameters; got shape {t.shape}")
-        if self._log_likelihood is None:
-            self._log_likelihood = jax.jit(jax.vmap(self.fn, (0, None, None)))
-        run = self._log_likelihood
         with self._x64():
             dtype = jnp.result_type(float)
-            out = run(jnp.asarray(np.atleast_2d(t), dtype), self.params(),
-                      jax.tree.map(jnp.asarray, data))  # fmt: skip
+            out = log_likelihoods(self.fn, self.params(), jax.tree.map(jnp.asarray, data),
+                                  jnp.asarray(np.atleast_2d(t), dtype))  # fmt: skip
         out = np.asarray(out, dtype=np.float64)
         return out if t.ndim == 2 else out[0]
 
@@ -504,21 +501,13 @@ def stage_program(fn, search, params, bank, lower, upper, data, keys, *, free, s
     return jax.vmap(lambda d, k: one(d, key=k))(data, keys)
 
 
-#: draws per batch of :func:`importance_program` (bounds its memory)
-IMPORTANCE_BATCH = 256
-
-
 @partial(jax.jit, static_argnames=("fn",))
 def importance_program(fn, params, data, theta):
     """The log-likelihood of one block of events (leading event axis of ``data``) at their
     draws ``theta [B, N, 5]``: ``[B, N]``, one event after the other, draws in batches."""
     _TRACES["importance"] += 1
 
-    def one(args):
-        d, t = args
-        return jax.lax.map(lambda th: fn(th, params, d), t, batch_size=IMPORTANCE_BATCH)
-
-    return jax.lax.map(one, (data, theta))
+    return jax.lax.map(lambda a: log_likelihoods(fn, params, *a), (data, theta))
 
 
 @partial(jax.jit, static_argnames=("fn", "free", "options"))

@@ -22,6 +22,7 @@ The summary (moments and quantiles) is that of the weighted draws
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -34,14 +35,27 @@ __all__ = [
     "PARETO_K_MAX",
     "ImportanceOptions",
     "check_importance_options",
+    "log_likelihoods",
     "proposal",
     "psis_weights",
     "resample",
     "resample_index",
 ]
 
+LIKELIHOOD_BATCH = 256
+"""Rows of ``theta`` evaluated at once by :func:`log_likelihoods` (bounds its memory)."""
+
 PARETO_K_MAX = 0.7
 """Pareto ``k`` above which importance-sampling estimates are unreliable (Vehtari et al.)."""
+
+
+@partial(jax.jit, static_argnames=("fn",))
+def log_likelihoods(fn, params, data, theta):
+    """A likelihood ``fn(theta, params, data)`` (the signature of
+    :class:`jaxseis.likelihood.Likelihood`'s ``fn``) at every row of ``theta [n, 5]``, in
+    batches of :data:`LIKELIHOOD_BATCH` rows: ``[n]`` (nats), no gradients. The weights of
+    importance sampling, or the likelihood of locations found by another tool."""
+    return jax.lax.map(lambda t: fn(t, params, data), theta, batch_size=LIKELIHOOD_BATCH)
 
 
 class ImportanceOptions(NamedTuple):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from functools import partial
 from typing import Any
 
 import jax
@@ -22,7 +21,7 @@ import numpy as np
 
 from jaxseis.inference.diagnostics import ConvergenceWarning, diagnose
 from jaxseis.inference.global_stage import Bank, GlobalStage, check_global_stage, select_modes
-from jaxseis.inference.importance import proposal, psis_weights, resample_index
+from jaxseis.inference.importance import log_likelihoods, proposal, psis_weights, resample_index
 from jaxseis.inference.laplace import (
     LaplaceOptions,
     check_laplace_options,
@@ -285,7 +284,7 @@ def _reweigh(lik, space, key, means, covs, weights, options: LaplaceOptions, att
     theta, log_q, inside = proposal(key_proposal, space, means, covs, weights, options.importance)
     model, data, _, _ = _arrays(lik, space)
     dtype = jnp.result_type(float)
-    log_lik = np.asarray(_log_likelihoods(lik.fn, model, data, jnp.asarray(theta, dtype)))
+    log_lik = np.asarray(log_likelihoods(lik.fn, model, data, jnp.asarray(theta, dtype)))
     w, k, ess = psis_weights(log_lik.astype(np.float64), log_q, inside)
     summary = weighted_summary(theta, w, [i in space.free for i in range(5)], "laplace")
     kept = ("mean", "cov", "std", "q2_5", "q16", "q50", "q84", "q97_5")
@@ -297,12 +296,6 @@ def _reweigh(lik, space, key, means, covs, weights, options: LaplaceOptions, att
     )
     index = resample_index(key_resample, w, options.num_draws)
     return theta[index], {"loglik": log_lik[index][None].astype(np.float64)}
-
-
-@partial(jax.jit, static_argnames=("fn",))
-def _log_likelihoods(fn, model, data, theta):
-    """``fn`` at every row of ``theta [n, 5]``, in batches."""
-    return jax.lax.map(lambda t: fn(t, model, data), theta, batch_size=256)
 
 
 def _nested(lik, space, key, options: NestedOptions, progress):
