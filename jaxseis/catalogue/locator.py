@@ -114,6 +114,13 @@ def event_key(seed: int, event_id: str) -> jax.Array:
 class Locator:
     """Locates events of one emulator set under one prior, compiled once.
 
+    The compiled programs stay in JAX's caches for the life of the process, keyed by the
+    locator's likelihood and settings, so a second locator with the same settings reuses
+    them. A process that builds many locators with different settings (a sweep) keeps all
+    their programs, each holding memory and memory mappings (Linux allows 65,530 mappings
+    per process by default, and XLA's compiler crashes beyond it); call
+    :func:`jax.clear_caches` between them.
+
     Args:
         emulators: one emulator per receiver, or a :class:`~jaxseis.forward.ForwardModel`.
         prior: the :class:`~jaxseis.inference.BoxPrior` (checked once).
