@@ -58,6 +58,10 @@ _SAME_MODE_D2 = 25.0  # squared Mahalanobis distance under which two polished po
 _MIN_PRECISION = 0.1  # floor of the Laplace precision eigenvalues in unconstrained units
 _PINNED = 1e-4  # a parameter this close to a bound (fraction of the box width) is on its face
 _PRIOR_PRECISION = 12.0  # the uniform prior's precision on a unit-width box
+#: the polish keeps every unconstrained coordinate within +-_U_MAX (the parameter within 1e-13
+#: of the box width of its face): beyond about 37 the sigmoid is 1 in float64, the gradient
+#: in ``u`` vanishes and the curvature in the parameters (parameter_curvature) is 0 / 0
+_U_MAX = 30.0
 
 
 class GlobalStage(NamedTuple):
@@ -233,6 +237,10 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
            jacobian=True):  # fmt: skip
     """Maximise :func:`objective` from ``u0 [d]``: Adam, then damped Newton steps.
 
+    Every point stays within ``+-30`` in each unconstrained coordinate (a parameter within
+    1e-13 of the box width of a face is on it, :func:`box_laplace`); farther out the sigmoid
+    saturates in float64 and the curvature in the parameters cannot be recovered.
+
     Returns:
         ``(u [d], value [], gradient [d], Hessian [d, d])`` at the best point found; the
         gradient and Hessian are those of the objective there (one compiled Hessian serves
@@ -242,6 +250,7 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
 
     f = partial(objective, fn, model, data, space, jacobian=jacobian)
     value_and_grad = jax.value_and_grad(f)
+    u0 = jnp.clip(u0, -_U_MAX, _U_MAX)
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(adam_steps, 1), alpha=1e-3))
 
     def adam_step(carry, _):
@@ -252,7 +261,7 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
         best_lp = jnp.where(better, lp, best_lp)
         g = jnp.where(jnp.isfinite(g), g, 0.0)
         updates, state = opt.update(-g, state)
-        return (u + updates, state, best_u, best_lp), None
+        return (jnp.clip(u + updates, -_U_MAX, _U_MAX), state, best_u, best_lp), None
 
     init = (u0, opt.init(u0), u0, jnp.asarray(-jnp.inf, u0.dtype))
     (u, _, best_u, best_lp), _ = jax.lax.scan(adam_step, init, None, length=adam_steps)
@@ -275,7 +284,7 @@ def polish(fn, model, data, space: Space, u0, *, learning_rate, adam_steps, newt
         scale = jnp.abs(jnp.diag(a)) + 1.0
         step = jnp.linalg.solve(a + damping * jnp.diag(scale), g)
         ok = jnp.all(jnp.isfinite(step))
-        trial = u + jnp.where(ok, step, 0.0)
+        trial = jnp.clip(u + jnp.where(ok, step, 0.0), -_U_MAX, _U_MAX)
         lp_trial, aux_trial = evaluate(trial)
         accept = ok & (lp_trial > lp)
         pick = partial(jax.tree.map, partial(jnp.where, accept))
