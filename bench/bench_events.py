@@ -548,7 +548,7 @@ def markdown(r: dict) -> str:
                 f"{1e3 * b['p90_error_km']:.1f} |"
             )
     white = r["arms"]["white"]
-    if "n_on_a_face" in white:
+    if white.get("n_on_a_face"):  # none in a small run: nothing to say
         on = white["coverage95_on_a_face"]
         lines += [
             "",
