@@ -11,7 +11,10 @@ Side by side in one process:
   on a few events: each call builds the likelihood of its event and runs its programs;
 * ``laplace``: the :class:`jaxseis.catalogue.Locator` with Laplace on every event;
 * ``nuts``: the Locator with NUTS (4 chains x 250 draws after a 200-step adaptation in the
-  Laplace-whitened coordinates) on the first ``--n-nuts`` events;
+  Laplace-whitened coordinates) on the first ``--n-nuts`` events, the origin time
+  marginalised (the default) and each draw's drawn from its conditional;
+* ``nuts_joint_t0``: the same with the origin time sampled jointly with the other four
+  parameters (``marginal_t0=False``, the sampler before the marginal), on the same events;
 * ``dask``: :func:`jaxseis.catalogue.locate_catalogue` on a ``LocalCluster`` of ``--workers``
   worker processes (Laplace, the first ``--n-dask`` events), whose records are compared with
   the in-process ones bit for bit (``identical_across_partitioning``).
@@ -185,8 +188,12 @@ def main() -> int:
 
         earlier = json.loads((benchlib.RESULTS / "catalogue.json").read_text())
         result["nuts"] = {**earlier["nuts"], "from_earlier_run": True}
+        if "nuts_joint_t0" in earlier:
+            result["nuts_joint_t0"] = {**earlier["nuts_joint_t0"], "from_earlier_run": True}
     else:
         result["nuts"] = nuts_part(nspec, events[: args.n_nuts], block)
+        joint = nspec._replace(marginal_t0=False)
+        result["nuts_joint_t0"] = nuts_part(joint, events[: args.n_nuts], block)
     print(f"nuts: {result['nuts']['s_per_event']:.2f} s/event", flush=True)
 
     # --- Dask workers against the in-process records
@@ -283,6 +290,7 @@ def sweep_markdown(r: dict) -> str:
 def nuts_part(nspec, events, block) -> dict:
     """NUTS with the catalogue's locator: rate, accuracy, ESS and R-hat per event."""
     nuts = run_locator(nspec, events, block)
+    ok = [r for r in nuts["records"] if r["status"] == "ok"]
     ess = np.array([r["ess_min"] for r in nuts["records"] if r["status"] == "ok"])
     rhat = np.array([r["rhat_max"] for r in nuts["records"] if r["status"] == "ok"])
     out = {k: v for k, v in nuts.items() if k != "records"}
@@ -298,6 +306,8 @@ def nuts_part(nspec, events, block) -> dict:
         leapfrog_steps_mean=float(
             np.mean([r["leapfrog_steps_mean"] for r in nuts["records"] if r["status"] == "ok"])
         ),
+        divergences_total=int(sum(r["divergences"] for r in ok)),
+        fraction_t0_marginalised=float(np.mean([bool(r.get("t0_marginalised")) for r in ok])),
         fraction_events_several_modes=float(
             np.mean([len(r["chains_per_mode"]) > 1 for r in nuts["records"] if r["status"] == "ok"])
         ),
@@ -322,11 +332,12 @@ def markdown(r: dict) -> str:
         f"| every call | {b['first_call_s']:.1f} | {1e3 * b['median_error_km']:.0f} | "
         f"{1e3 * b['p90_error_km']:.0f} | {b['coverage95']:.2f} | |"
     )
-    for name in ("laplace", "nuts"):
+    labels = {"laplace": "laplace", "nuts": "nuts", "nuts_joint_t0": "nuts, t0 sampled jointly"}
+    for name in [k for k in labels if k in r]:
         m = r[name]
         ess = f"{m['ess_min']:.0f}" if "ess_min" in m else ""
         rows.append(
-            f"| Locator, {name} | {m['n_events']} | {m['events_per_s']:.2f} | "
+            f"| Locator, {labels[name]} | {m['n_events']} | {m['events_per_s']:.2f} | "
             f"{m['s_per_event']:.2f} | {m['compilations']} | {m['time_to_first_result_s']:.1f} "
             f"| {1e3 * m['median_error_km']:.0f} | {1e3 * m['p90_error_km']:.0f} | "
             f"{m['coverage95']:.2f} | {ess} |"
@@ -356,7 +367,19 @@ def markdown(r: dict) -> str:
         )
         + f"NUTS: {n['fraction_events_ess_ge_400']:.2f} of events "
         f"have ESS >= 400 in every parameter, {n['fraction_events_rhat_le_1_01']:.2f} have "
-        f"R-hat <= 1.01.",
+        f"R-hat <= 1.01"
+        + (
+            f", {n['divergences_total']} divergent transitions in all"
+            if "divergences_total" in n
+            else ""
+        )
+        + (
+            f" (t0 sampled jointly: {r['nuts_joint_t0']['fraction_events_ess_ge_400']:.2f}, "
+            f"{r['nuts_joint_t0']['fraction_events_rhat_le_1_01']:.2f} and "
+            f"{r['nuts_joint_t0'].get('divergences_total', '?')})."
+            if "nuts_joint_t0" in r
+            else "."
+        ),
         benchlib.machine_line(r["machine"]),
     ]
     return "\n".join(rows + notes) + "\n"

@@ -24,8 +24,11 @@ emulator) is reported in its record without stopping the others.
 Methods: ``"laplace"`` (the catalogue default: the maximum and inverse Hessian, exact
 quantiles; with ``importance``, its draws reweighed to the posterior,
 :mod:`jaxseis.inference.importance`) and ``"nuts"`` (chains in the Laplace-whitened
-coordinates of each event's mode, a short adaptation). Nested sampling stays per event:
-:func:`jaxseis.locate`.
+coordinates of each event's mode, a short adaptation). Where the likelihood allows it (no
+emulator error model or extra variance), NUTS samples the position and amplitude with the
+origin time marginalised (:mod:`jaxseis.likelihood.origin_time`) and draws each draw's origin
+time from its exact conditional afterwards: the chains then need not follow the narrow, curved
+ridge between depth and origin time. Nested sampling stays per event: :func:`jaxseis.locate`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary, weighted_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
+from jaxseis.likelihood.origin_time import OriginTimeMarginal, marginal_origin_time
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
 from jaxseis.runtime import on_each_device
@@ -76,8 +80,8 @@ _TRACES: collections.Counter = collections.Counter()
 
 def trace_counts() -> dict[str, int]:
     """How often this process has traced (and so compiled) the catalogue's block programs:
-    ``{"stage": n, "nuts": m, "importance": k}`` (those traced so far). A second Locator of
-    the same configuration adds nothing."""
+    ``{"stage": n, "nuts": m, "importance": k, "t0_draws": j}`` (those traced so far). A
+    second Locator of the same configuration adds nothing."""
     return dict(_TRACES)
 
 
@@ -141,6 +145,10 @@ class Locator:
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
         importance: with ``method="laplace"``, reweigh draws of the Laplace approximation to
             the posterior (:class:`~jaxseis.inference.importance.ImportanceOptions`), or None.
+        marginal_t0: with ``method="nuts"``, sample the other parameters with the origin time
+            marginalised, then draw it from its conditional (see the module's text). Default
+            (None): whenever ``t0`` is free and there is no emulator error model or extra
+            variance; True where that is not the case is an error.
         devices: how many of the process's JAX devices to run blocks on at once (default and
             at most: all of them). The results do not depend on it.
 
@@ -164,6 +172,7 @@ class Locator:
         band_hz=None,
         keep_draws: bool = False,
         importance: ImportanceOptions | None = None,
+        marginal_t0: bool | None = None,
         devices: int | None = None,
     ):
         if method not in ("laplace", "nuts"):
@@ -194,6 +203,7 @@ class Locator:
         self.emulator_error = emulator_error
         self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
+        self.marginal = self._marginal(marginal_t0, emulator_error, extra_variance)
         if devices is not None and not (isinstance(devices, int) and devices >= 1):
             raise ValueError(f"devices must be an integer >= 1 or None; got {devices!r}")
         self.num_devices = min(devices or jax.local_device_count(), jax.local_device_count())
@@ -202,6 +212,28 @@ class Locator:
         self._on_device: dict = {}
 
     # ----------------------------------------------------------------------------- set-up
+
+    def _marginal(self, wanted, emulator_error, extra_variance) -> OriginTimeMarginal | None:
+        """The likelihood with ``t0`` marginalised that NUTS samples, or None."""
+        if wanted not in (None, True, False):
+            raise ValueError(f"marginal_t0 must be True, False or None; got {wanted!r}")
+        if wanted is False or self.method != "nuts":
+            if wanted and self.method != "nuts":
+                raise ValueError("marginal_t0 applies to method='nuts'")
+            return None
+        why = None
+        if 3 not in self.space.free:
+            why = "the prior fixes t0"
+        elif emulator_error is not None:
+            why = "the emulator error model's likelihood is not a correlation in t0"
+        elif extra_variance is not None:
+            why = "extra_variance makes the noise non-stationary"
+        if why is not None:
+            if wanted:
+                raise ValueError(f"marginal_t0=True cannot be used: {why}; pass "
+                                 "marginal_t0=None or False")  # fmt: skip
+            return None
+        return marginal_origin_time(self.model, (self.space.lower[3], self.space.upper[3]))
 
     def _x64(self):
         return jax.enable_x64(self.model.x64 or bool(jax.config.read("jax_enable_x64")))
@@ -429,26 +461,56 @@ class Locator:
                 records[e]["draws"] = resample(k_resample, draws, w, 1000).tolist()
 
     def _nuts_records(self, data, modes, k_init, k_run, size) -> list[dict]:
-        c, d = self.nuts.num_chains, self.space.dim
+        c = self.nuts.num_chains
+        space, keep = self.space, np.arange(self.space.dim)
+        if self.marginal is not None:  # the chains sample every free parameter but t0
+            keep = np.flatnonzero(np.asarray(space.free) != 3)
+            space = Space(space.lower, space.upper, tuple(space.free[i] for i in keep))
+        d = len(keep)
         w0 = np.zeros((size, c, d))
         center = np.zeros((size, c, d))
         chol = np.broadcast_to(np.eye(d), (size, c, d, d)).copy()
         which = np.zeros((size, c), dtype=int)
         for e, m in enumerate(modes):
             if not isinstance(m, Exception):
-                w0[e], center[e], chol[e], which[e] = chain_starts(
-                    m, k_init[e], c, self.stage.init_spread
+                w0[e], center[e], chol[e], which[e] = _marginal_starts(
+                    *chain_starts(m, k_init[e], c, self.stage.init_spread), keep
                 )
         dtype = jnp.result_type(float)
+        fn, free, marginal = self.fn, space.free, self.marginal
+        if marginal is not None:
+            fn = marginal
 
         def program(params, bank, lower, upper, *block):
-            return nuts_program(self.fn, params, lower, upper, *block, free=self.space.free,
+            if marginal is not None:  # t0 held at a constant the marginal ignores
+                lower, upper = lower.at[3].set(0.0), upper.at[3].set(0.0)
+            return nuts_program(fn, params, lower, upper, *block, free=free,
                                 options=self.nuts)  # fmt: skip
 
-        per_event = (data, jax.random.key_data(k_run), np.asarray(w0, dtype),
-                     np.asarray(center, dtype), np.asarray(chol, dtype))  # fmt: skip
+        # The chains of a block run in lock step: every NUTS step costs the longest trajectory
+        # of the block. Blocks of events of similar width (the broad ones need the longest
+        # trajectories) waste less; padding repeats the narrowest event. An event's draws do
+        # not depend on its block (vmap), so the order changes the speed only.
+        order = _by_width(modes, len(modes), size, self.space)
+        back = np.argsort(order[: len(modes)], kind="stable")
+        k_t0 = jax.vmap(lambda k: jax.random.fold_in(k, 1))(k_run)
+        per_event = jax.tree.map(
+            lambda a: np.asarray(a)[order],
+            (data, jax.random.key_data(k_run), np.asarray(w0, dtype), np.asarray(center, dtype),
+             np.asarray(chol, dtype)),
+        )  # fmt: skip
         out = self._on_devices(program, _blocks(per_event, self.block_size))
         theta = np.asarray(out["theta"], np.float64)
+        if marginal is not None:
+
+            def draws_program(params, bank, lower, upper, data, keys, theta):
+                return t0_program(marginal, params, data, keys, theta)
+
+            per_draw = (per_event[0], jax.random.key_data(k_t0)[order], np.asarray(theta, dtype))
+            t0 = self._on_devices(draws_program, _blocks(per_draw, self.block_size))
+            theta[..., 3] = np.asarray(t0, np.float64)
+        theta = theta[back]
+        out = {k: np.asarray(v)[back] for k, v in out.items() if k != "theta"}
         diverging = np.asarray(out["diverging"])
         free = [k in self.space.free for k in range(5)]
         records = []
@@ -463,11 +525,39 @@ class Locator:
                 "chains_per_mode": np.bincount(which[e], minlength=len(m.u)).tolist(),
                 "leapfrog_steps_mean": float(np.mean(np.asarray(out["n_steps"])[e])),
                 "step_size_median": float(np.median(np.asarray(out["step_size"])[e])),
+                "t0_marginalised": marginal is not None,
             }
             if self.keep_draws:
                 rec["draws"] = theta[e].reshape(-1, 5).tolist()
             records.append(rec)
         return records
+
+
+def _by_width(modes, n: int, size: int, space: Space) -> np.ndarray:
+    """A permutation ``[size]`` of the ``n`` events (the rest padding): widest Laplace depth
+    sd of the best mode first, failed events last, padding repeating the last event."""
+    width = np.full(n, -np.inf)
+    z = space.free.index(2)
+    span = space.upper[2] - space.lower[2]
+    for e, m in enumerate(modes):
+        if not isinstance(m, Exception):
+            p = 1.0 / (1.0 + np.exp(-m.u[0][z]))
+            width[e] = np.sqrt(m.cov[0][z, z]) * span * p * (1.0 - p)
+    order = np.argsort(-width, kind="stable")
+    return np.concatenate([order, np.full(size - n, order[-1])]).astype(int)
+
+
+def _marginal_starts(w0, center, chol, which, keep):
+    """Chain starts ``(w0, center, chol, which)`` of the free parameters restricted to those
+    ``keep`` (indices into the free parameters): the same starting points, whitened by the
+    marginal of each mode's Laplace covariance (its sub-block)."""
+    if len(keep) == center.shape[-1]:
+        return w0, center, chol, which
+    start = center + np.einsum("cij,cj->ci", chol, w0)
+    cov = np.einsum("cij,ckj->cik", chol, chol)[:, keep][:, :, keep]
+    sub = np.linalg.cholesky(cov)
+    w = np.linalg.solve(sub, (start - center)[:, keep][..., None])[..., 0]
+    return w, center[:, keep], sub, which
 
 
 def _error_record(obs, err: Exception) -> dict:
@@ -527,3 +617,19 @@ def nuts_program(fn, params, lower, upper, data, keys, w0, center, chol, *, free
     return jax.vmap(lambda d, k, w, c, ch: one(d, key=k, w0=w, center=c, chol=ch))(
         data, keys, w0, center, chol
     )
+
+
+@partial(jax.jit, static_argnames=("marginal",))
+def t0_program(marginal, params, data, keys, theta):
+    """Origin times ``[B, C, N]`` drawn from their conditionals for one block of events' draws
+    ``theta [B, C, N, 5]`` (keys ``[B]``), one event after the other."""
+    _TRACES["t0_draws"] += 1
+
+    def one(d, key, th):
+        flat = th.reshape(-1, 5)
+        keys = jax.random.split(jax.random.wrap_key_data(key), flat.shape[0])
+        return jax.vmap(marginal.draw_t0, (0, 0, None, None))(keys, flat, params, d).reshape(
+            th.shape[:-1]
+        )
+
+    return jax.lax.map(lambda a: one(*a), (data, keys, theta))

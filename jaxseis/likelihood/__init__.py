@@ -4,6 +4,8 @@
   parameters, the model's arrays and the event's data);
 * :mod:`jaxseis.likelihood.waveform`: Gaussian waveform likelihoods under white noise (time
   domain) or coloured noise (Whittle, frequency domain), with the cross-correlation search;
+* :mod:`jaxseis.likelihood.origin_time`: the waveform likelihood with the origin time
+  marginalised over its prior on a lag grid, and draws of it from its conditional;
 * :mod:`jaxseis.likelihood.emulator_error`: the emulators' error model (amplitude, timing and
   waveform errors estimated on held-out simulations), marginalised by the waveform likelihoods;
 * :mod:`jaxseis.likelihood.edt`: arrival-time likelihoods (NonLinLoc's Equal-Differential-Time
@@ -20,6 +22,7 @@ from jaxseis.likelihood.edt import (
     gaussian_arrival_log_likelihood,
 )
 from jaxseis.likelihood.emulator_error import EmulatorError, fit_emulator_error
+from jaxseis.likelihood.origin_time import OriginTimeMarginal, marginal_origin_time
 from jaxseis.likelihood.waveform import waveform_data, waveform_log_likelihood
 
 __all__ = [
@@ -28,11 +31,13 @@ __all__ = [
     "POSITION",
     "EmulatorError",
     "Likelihood",
+    "OriginTimeMarginal",
     "as_likelihood",
     "edt_log_likelihood",
     "edt_pair_residuals",
     "fit_emulator_error",
     "gaussian_arrival_log_likelihood",
+    "marginal_origin_time",
     "waveform_data",
     "waveform_log_likelihood",
 ]
