@@ -192,7 +192,7 @@ def main() -> int:
             result["nuts_joint_t0"] = {**earlier["nuts_joint_t0"], "from_earlier_run": True}
     else:
         result["nuts"] = nuts_part(nspec, events[: args.n_nuts], block)
-        joint = nspec._replace(marginal_t0=False)
+        joint = nspec._replace(nuts=nspec.nuts._replace(marginal_t0=False))
         result["nuts_joint_t0"] = nuts_part(joint, events[: args.n_nuts], block)
     print(f"nuts: {result['nuts']['s_per_event']:.2f} s/event", flush=True)
 

@@ -167,13 +167,15 @@ def test_locator_refuses_a_marginal_it_cannot_compute(emulators):
     from jaxseis.pretrained import bundled_emulator_error
 
     error = bundled_emulator_error((1, 2, 3, 4))
+    nuts = cat.CATALOGUE_NUTS._replace(marginal_t0=True)
     with pytest.raises(ValueError, match="emulator error model"):
         cat.Locator(emulators, js.event_prior(), method="nuts", domain="frequency",
-                    emulator_error=error, marginal_t0=True)  # fmt: skip
+                    emulator_error=error, nuts=nuts)  # fmt: skip
     with pytest.raises(ValueError, match="the prior fixes t0"):
-        cat.Locator(emulators, js.event_prior(t0=0.0), method="nuts", marginal_t0=True)
-    with pytest.raises(ValueError, match="applies to method='nuts'"):
-        cat.Locator(emulators, js.event_prior(), marginal_t0=True)
+        cat.Locator(emulators, js.event_prior(t0=0.0), method="nuts", nuts=nuts)
+    with pytest.raises(ValueError, match="marginal_t0 must be None, True or False"):
+        js.locate(lambda p: -jnp.sum(p**2), js.paper_prior(), key=jax.random.key(0),
+                  options=js.NutsOptions(marginal_t0="yes"))  # fmt: skip
     # the defaults: marginal where it can be computed
     assert cat.Locator(emulators, js.event_prior(), method="nuts").marginal is not None
     assert cat.Locator(emulators, js.event_prior(t0=0.0), method="nuts").marginal is None
@@ -207,3 +209,27 @@ def test_locator_nuts_with_the_marginal(emulators):
         assert set(rec["ess"]) == set(js.PARAMS)
     alone = locator.locate(events[1])
     assert alone["mean"] == records[1]["mean"] and alone["q2_5"] == records[1]["q2_5"]
+
+
+def test_locate_nuts_with_the_marginal(model, obs):
+    """The per-event path samples the marginal by default: t0 drawn per draw, the joint
+    log-likelihood recorded, the truth inside the posterior; ``marginal_t0=False`` samples
+    all five jointly."""
+    lik = js.waveform_log_likelihood(model, obs)
+    stage = js.GlobalStage(num_draws=2048, chunk_size=1024, num_polish=4)
+    options = js.NutsOptions(num_chains=2, num_warmup=150, num_draws=150, max_num_doublings=5,
+                             global_stage=stage)  # fmt: skip
+    idata = js.locate(lik, js.event_prior(), key=jax.random.key(2), options=options,
+                      diagnostics=False)  # fmt: skip
+    assert idata.posterior.attrs["t0_marginalised"] == 1
+    post = idata.posterior
+    theta = np.stack([np.asarray(post[p]) for p in js.PARAMS], axis=-1)
+    assert np.unique(theta[..., 3]).size == theta[..., 3].size
+    z = (theta.reshape(-1, 5).mean(0) - obs.truth) / theta.reshape(-1, 5).std(0)
+    assert np.all(np.abs(z) < 4), z
+    expected = [float(lik(t)) for t in theta[0, :5]]  # (float32 networks: round-off)
+    np.testing.assert_allclose(np.asarray(idata.sample_stats["loglik"])[0, :5], expected,
+                               rtol=0, atol=1e-3)  # fmt: skip
+    with pytest.raises(ValueError, match="marginal_t0=True cannot be used: the prior fixes"):
+        js.locate(lik, js.event_prior(t0=0.0), key=jax.random.key(2),
+                  options=options._replace(marginal_t0=True))  # fmt: skip

@@ -57,11 +57,15 @@ from jaxseis.inference.importance import (
     resample,
 )
 from jaxseis.inference.laplace import laplace_draws, laplace_mixture
-from jaxseis.inference.nuts import NutsOptions, chain_starts, run_chains
+from jaxseis.inference.nuts import NutsOptions, chain_starts, restrict_starts, run_chains
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary, weighted_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
-from jaxseis.likelihood.origin_time import OriginTimeMarginal, marginal_origin_time
+from jaxseis.likelihood.origin_time import (
+    OriginTimeMarginal,
+    draw_origin_times,
+    marginal_origin_time,
+)
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
 from jaxseis.runtime import on_each_device
@@ -131,7 +135,8 @@ class Locator:
         method: ``"laplace"`` or ``"nuts"``.
         stage: the global stage (its ``num_draws`` is the bank size).
         nuts: the NUTS settings (``global_stage`` ignored: the chains start at each event's
-            mode found by ``stage``).
+            mode found by ``stage``; ``marginal_t0``: see the module's text, an error where
+            ``t0`` is fixed, with an emulator error model or with ``extra_variance``).
         seed: seeds the bank and, with each event's id, the event's key.
         block_size: events per compiled block (a device runs one block at a time).
         domain: the likelihood's domain (``"time"`` for white noise, ``"frequency"`` for
@@ -145,10 +150,6 @@ class Locator:
         keep_draws: keep each event's posterior draws in its record (``draws``, ``[n, 5]``).
         importance: with ``method="laplace"``, reweigh draws of the Laplace approximation to
             the posterior (:class:`~jaxseis.inference.importance.ImportanceOptions`), or None.
-        marginal_t0: with ``method="nuts"``, sample the other parameters with the origin time
-            marginalised, then draw it from its conditional (see the module's text). Default
-            (None): whenever ``t0`` is free and there is no emulator error model or extra
-            variance; True where that is not the case is an error.
         devices: how many of the process's JAX devices to run blocks on at once (default and
             at most: all of them). The results do not depend on it.
 
@@ -172,7 +173,6 @@ class Locator:
         band_hz=None,
         keep_draws: bool = False,
         importance: ImportanceOptions | None = None,
-        marginal_t0: bool | None = None,
         devices: int | None = None,
     ):
         if method not in ("laplace", "nuts"):
@@ -203,7 +203,7 @@ class Locator:
         self.emulator_error = emulator_error
         self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
-        self.marginal = self._marginal(marginal_t0, emulator_error, extra_variance)
+        self.marginal = self._marginal(self.nuts.marginal_t0, emulator_error, extra_variance)
         if devices is not None and not (isinstance(devices, int) and devices >= 1):
             raise ValueError(f"devices must be an integer >= 1 or None; got {devices!r}")
         self.num_devices = min(devices or jax.local_device_count(), jax.local_device_count())
@@ -215,11 +215,7 @@ class Locator:
 
     def _marginal(self, wanted, emulator_error, extra_variance) -> OriginTimeMarginal | None:
         """The likelihood with ``t0`` marginalised that NUTS samples, or None."""
-        if wanted not in (None, True, False):
-            raise ValueError(f"marginal_t0 must be True, False or None; got {wanted!r}")
         if wanted is False or self.method != "nuts":
-            if wanted and self.method != "nuts":
-                raise ValueError("marginal_t0 applies to method='nuts'")
             return None
         why = None
         if 3 not in self.space.free:
@@ -230,8 +226,8 @@ class Locator:
             why = "extra_variance makes the noise non-stationary"
         if why is not None:
             if wanted:
-                raise ValueError(f"marginal_t0=True cannot be used: {why}; pass "
-                                 "marginal_t0=None or False")  # fmt: skip
+                raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {why}; "
+                                 "pass marginal_t0=None or False")  # fmt: skip
             return None
         return marginal_origin_time(self.model, (self.space.lower[3], self.space.upper[3]))
 
@@ -473,9 +469,12 @@ class Locator:
         which = np.zeros((size, c), dtype=int)
         for e, m in enumerate(modes):
             if not isinstance(m, Exception):
-                w0[e], center[e], chol[e], which[e] = _marginal_starts(
-                    *chain_starts(m, k_init[e], c, self.stage.init_spread), keep
+                start, center_e, chol_e, which[e] = chain_starts(
+                    m, k_init[e], c, self.stage.init_spread
                 )
+                if len(keep) < self.space.dim:
+                    start, center_e, chol_e = restrict_starts(start, center_e, chol_e, keep)
+                w0[e], center[e], chol[e] = start, center_e, chol_e
         dtype = jnp.result_type(float)
         fn, free, marginal = self.fn, space.free, self.marginal
         if marginal is not None:
@@ -500,7 +499,7 @@ class Locator:
              np.asarray(chol, dtype)),
         )  # fmt: skip
         out = self._on_devices(program, _blocks(per_event, self.block_size))
-        theta = np.asarray(out["theta"], np.float64)
+        theta = np.array(out["theta"], np.float64)
         if marginal is not None:
 
             def draws_program(params, bank, lower, upper, data, keys, theta):
@@ -545,19 +544,6 @@ def _by_width(modes, n: int, size: int, space: Space) -> np.ndarray:
             width[e] = np.sqrt(m.cov[0][z, z]) * span * p * (1.0 - p)
     order = np.argsort(-width, kind="stable")
     return np.concatenate([order, np.full(size - n, order[-1])]).astype(int)
-
-
-def _marginal_starts(w0, center, chol, which, keep):
-    """Chain starts ``(w0, center, chol, which)`` of the free parameters restricted to those
-    ``keep`` (indices into the free parameters): the same starting points, whitened by the
-    marginal of each mode's Laplace covariance (its sub-block)."""
-    if len(keep) == center.shape[-1]:
-        return w0, center, chol, which
-    start = center + np.einsum("cij,cj->ci", chol, w0)
-    cov = np.einsum("cij,ckj->cik", chol, chol)[:, keep][:, :, keep]
-    sub = np.linalg.cholesky(cov)
-    w = np.linalg.solve(sub, (start - center)[:, keep][..., None])[..., 0]
-    return w, center[:, keep], sub, which
 
 
 def _error_record(obs, err: Exception) -> dict:
@@ -626,10 +612,7 @@ def t0_program(marginal, params, data, keys, theta):
     _TRACES["t0_draws"] += 1
 
     def one(d, key, th):
-        flat = th.reshape(-1, 5)
-        keys = jax.random.split(jax.random.wrap_key_data(key), flat.shape[0])
-        return jax.vmap(marginal.draw_t0, (0, 0, None, None))(keys, flat, params, d).reshape(
-            th.shape[:-1]
-        )
+        key = jax.random.wrap_key_data(key)
+        return draw_origin_times(marginal, key, th.reshape(-1, 5), params, d).reshape(th.shape[:-1])
 
     return jax.lax.map(lambda a: one(*a), (data, keys, theta))

@@ -72,8 +72,6 @@ class LocatorSpec(NamedTuple):
             model's band, else all bins).
         importance: with ``method="laplace"``, importance sampling from the Laplace
             approximation (:class:`~jaxseis.inference.importance.ImportanceOptions`), or None.
-        marginal_t0: with ``method="nuts"``, sample with the origin time marginalised (see
-            :class:`Locator`; None: wherever the likelihood allows it).
     """
 
     models: tuple[str, ...] = ()
@@ -90,7 +88,6 @@ class LocatorSpec(NamedTuple):
     emulator_error: str | None = None
     band_hz: tuple[float, float] | None = None
     importance: ImportanceOptions | None = None
-    marginal_t0: bool | None = None
 
     @classmethod
     def of(cls, prior: BoxPrior, **fields) -> LocatorSpec:
@@ -147,7 +144,6 @@ def build_locator(spec: LocatorSpec) -> Locator:
             block_size=spec.block_size, domain=spec.domain, keep_draws=spec.keep_draws,
             devices=spec.devices,
             emulator_error=error, band_hz=spec.band_hz, importance=spec.importance,
-            marginal_t0=spec.marginal_t0,
         )  # fmt: skip
     return _LOCATORS[spec]
 

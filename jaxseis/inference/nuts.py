@@ -34,6 +34,7 @@ __all__ = [
     "check_nuts_options",
     "finish_chains",
     "init_chains",
+    "restrict_starts",
     "run_chains",
     "schedule_of",
     "step_keys",
@@ -53,6 +54,12 @@ class NutsOptions(NamedTuple):
         global_stage: the :class:`~jaxseis.inference.global_stage.GlobalStage` that starts
             the chains at the dominant modes, or ``None`` to start them at prior draws (no
             whitening).
+        marginal_t0: sample the other parameters with the origin time marginalised and draw
+            each draw's origin time from its conditional afterwards
+            (:mod:`jaxseis.likelihood.origin_time`): ``None`` (default) wherever the
+            likelihood allows it (a waveform likelihood of stationary noise without an
+            emulator error model, ``t0`` free), ``True`` the same but an error elsewhere,
+            ``False`` samples ``t0`` with the others.
     """
 
     num_chains: int = 4
@@ -62,6 +69,7 @@ class NutsOptions(NamedTuple):
     max_num_doublings: int = 10
     dense_mass_matrix: bool = True
     global_stage: GlobalStage | None = GlobalStage()
+    marginal_t0: bool | None = None
 
 
 def check_nuts_options(options: NutsOptions) -> None:
@@ -74,6 +82,10 @@ def check_nuts_options(options: NutsOptions) -> None:
         raise ValueError(
             f"NutsOptions.target_acceptance_rate must be in (0, 1); got "
             f"{options.target_acceptance_rate}"
+        )
+    if options.marginal_t0 not in (None, True, False):
+        raise ValueError(
+            f"NutsOptions.marginal_t0 must be None, True or False; got {options.marginal_t0!r}"
         )
 
 
@@ -108,6 +120,19 @@ def chain_starts(modes: Modes, key, num_chains: int, init_spread: float):
     center = modes.u[which]
     chol = np.stack([np.linalg.cholesky(modes.cov[m]) for m in which])
     return init_spread * z, center, chol, which
+
+
+def restrict_starts(w0, center, chol, keep):
+    """Chain starts ``w0 [C, d]``, ``center [C, d]``, ``chol [C, d, d]`` (see
+    :func:`chain_starts`) restricted to the free parameters ``keep`` (indices into the ``d``):
+    the same starting points, whitened by the marginal of each mode's Laplace covariance
+    (its sub-block). Returns ``(w0, center, chol)`` of ``len(keep)`` parameters."""
+    keep = np.asarray(keep)
+    start = center + np.einsum("cij,cj->ci", chol, w0)
+    cov = np.einsum("cij,ckj->cik", chol, chol)[:, keep][:, :, keep]
+    sub = np.linalg.cholesky(cov)
+    w = np.linalg.solve(sub, (start - center)[:, keep][..., None])[..., 0]
+    return w, center[:, keep], sub
 
 
 class ChainState(NamedTuple):

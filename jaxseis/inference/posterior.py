@@ -29,11 +29,17 @@ from jaxseis.inference.laplace import (
     laplace_mixture,
 )
 from jaxseis.inference.nested import NestedOptions, check_nested_options, run_nested
-from jaxseis.inference.nuts import NutsOptions, chain_starts, check_nuts_options
+from jaxseis.inference.nuts import (
+    NutsOptions,
+    chain_starts,
+    check_nuts_options,
+    restrict_starts,
+)
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
 from jaxseis.inference.programs import run_global_stage, run_nuts
 from jaxseis.inference.summary import gaussian_summary, to_inference_data, weighted_summary
 from jaxseis.likelihood.base import Likelihood, as_likelihood
+from jaxseis.likelihood.origin_time import draw_origin_times, marginal_of
 from jaxseis.progress import Progress
 
 __all__ = [
@@ -220,11 +226,26 @@ def _nuts(lik, space, key, options: NutsOptions, bank, progress):
     model, data, lower, upper = _arrays(lik, space)
     dtype = lower.dtype
     tic = time.perf_counter()
+    marginal, fn, free = _marginal(lik, space, options), lik.fn, space.free
+    if marginal is not None:  # the chains sample the other free parameters; t0 held at 0
+        keep = [i for i, k in enumerate(space.free) if k != 3]
+        w0, center, chol = restrict_starts(np.asarray(w0), np.asarray(center),
+                                           np.asarray(chol), keep)  # fmt: skip
+        fn, free = marginal, tuple(space.free[i] for i in keep)
+        lower, upper = lower.at[3].set(0.0), upper.at[3].set(0.0)
     out = run_nuts(
-        lik.fn, model, data, Space(lower, upper, space.free), key_sample,
+        fn, model, data, Space(lower, upper, free), key_sample,
         jnp.asarray(w0, dtype), jnp.asarray(center, dtype), jnp.asarray(chol, dtype),
         options=options, split=jax.local_device_count(), progress=progress,
     )  # fmt: skip
+    if marginal is not None:  # each draw's t0 from its conditional, and the joint log L
+        theta = np.array(out["theta"], np.float64)
+        flat = jnp.asarray(theta.reshape(-1, 5), dtype)
+        t0 = _t0_draws(marginal, jax.random.fold_in(key_sample, 1), flat, model, data)
+        theta[..., 3] = np.asarray(t0, np.float64).reshape(theta.shape[:-1])
+        loglik = _logliks(lik.fn, model, data, jnp.asarray(theta.reshape(-1, 5), dtype))
+        out.update(theta=theta, loglik=np.asarray(loglik).reshape(theta.shape[:-1]))
+    attrs["t0_marginalised"] = int(marginal is not None)
     attrs["wall_sampling_s"] = time.perf_counter() - tic
     theta = out.pop("theta")
     out["step_size"] = np.broadcast_to(out["step_size"][:, None], theta.shape[:2]).copy()
@@ -234,6 +255,27 @@ def _nuts(lik, space, key, options: NutsOptions, bank, progress):
         dense_mass_matrix=int(options.dense_mass_matrix),
     )
     return to_inference_data(theta, out, space, "nuts", attrs)
+
+
+def _marginal(lik, space: Space, options: NutsOptions):
+    """The likelihood with ``t0`` marginalised that NUTS samples (see
+    :attr:`NutsOptions.marginal_t0`), or None."""
+    wanted = options.marginal_t0
+    if wanted is False:
+        return None
+    try:
+        if 3 not in space.free:
+            raise ValueError("the prior fixes t0")
+        return marginal_of(lik, (space.lower[3], space.upper[3]))
+    except ValueError as err:
+        if wanted:
+            raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {err}; pass "
+                             "marginal_t0=None or False") from err  # fmt: skip
+        return None
+
+
+_t0_draws = jax.jit(draw_origin_times, static_argnums=0)
+_logliks = jax.jit(log_likelihoods, static_argnums=0)
 
 
 def _check_starts(lik, space: Space, u0: np.ndarray) -> None:

@@ -32,9 +32,10 @@ distribution (on the same grid, log-linear between nodes), so the joint posterio
 parameters is recovered.
 
 The phase-ramp shift is circular (exact for band-limited traces that fit the window) where
-:func:`jaxseis.forward.apply_forward` shifts with a 16-tap interpolator and zero fill: the two
-log-likelihoods differ by less than about 0.05 nats near the posterior's mode at the bundled
-emulators' signal band (the interpolator attenuates the highest frequencies).
+:func:`jaxseis.forward.apply_forward` shifts with a 16-tap interpolator and zero fill (which
+attenuates the highest frequencies): at the true parameters of three test events of the
+bundled benchmark, the marginal differs from the integral over ``t0`` of the interpolated
+model's likelihood by 0.04-0.12 nats.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseis.forward import ForwardModel, apply_forward
+from jaxseis.likelihood.base import Likelihood
+from jaxseis.likelihood.waveform import WaveformFn, WaveformSearch
 
-__all__ = ["OriginTimeMarginal", "marginal_origin_time"]
+__all__ = ["OriginTimeMarginal", "draw_origin_times", "marginal_of", "marginal_origin_time"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,12 +207,7 @@ def marginal_origin_time(
     Raises:
         ValueError: an empty window or bad grid settings.
     """
-    lo, hi = (float(v) for v in t0_window)
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(
-            f"the origin time must be free to be marginalised: t0 window ({lo}, {hi}) s needs "
-            "low < high"
-        )
+    lo, hi = _window(t0_window)
     n_freq = model.n_samples // 2 + 1
     bins = n_freq if bins is None else int(bins)
     if not 2 <= bins <= n_freq:
@@ -219,3 +217,45 @@ def marginal_origin_time(
             raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
     return OriginTimeMarginal(model.static, int(model.n_samples), float(model.dt), (lo, hi),
                               bins, coarse, fine, window)  # fmt: skip
+
+
+def marginal_of(likelihood: Likelihood, t0_window) -> OriginTimeMarginal:
+    """The marginal over ``t0`` of a waveform likelihood with its data
+    (:func:`jaxseis.likelihood.waveform_log_likelihood`).
+
+    Raises:
+        ValueError: naming why it cannot be computed: not a waveform likelihood, an emulator
+            error model (its covariance is not a correlation in ``t0``), white noise with
+            ``extra_variance`` (not stationary), or an empty window.
+    """
+    fn, search = likelihood.fn, likelihood.search
+    if not isinstance(fn, WaveformFn) or not isinstance(search, WaveformSearch):
+        raise ValueError("only a waveform likelihood can have its origin time marginalised")
+    if fn.emulator_error:
+        raise ValueError("the emulator error model's likelihood is not a correlation in t0")
+    data = likelihood.data
+    if data is None:
+        raise ValueError("the likelihood has no data")
+    if fn.domain == "time":
+        inv_var = np.asarray(data["inv_var"])
+        if np.any(np.ptp(inv_var, axis=-1) > 1e-12 * np.max(inv_var, axis=-1)):
+            raise ValueError("extra_variance makes the noise non-stationary")
+    return OriginTimeMarginal(search.static, int(search.n_samples), float(search.dt),
+                              _window(t0_window), search.n_samples // 2 + 1)  # fmt: skip
+
+
+def _window(t0_window) -> tuple[float, float]:
+    lo, hi = (float(v) for v in t0_window)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(
+            f"the origin time must be free to be marginalised: t0 window ({lo}, {hi}) s needs "
+            "low < high"
+        )
+    return lo, hi
+
+
+def draw_origin_times(marginal: OriginTimeMarginal, key, theta, model, data) -> jax.Array:
+    """Origin times ``[n]`` (s) drawn from their conditionals given the other parameters of
+    draws ``theta [n, 5]`` (pure; one key per draw split from ``key``)."""
+    keys = jax.random.split(key, theta.shape[0])
+    return jax.vmap(marginal.draw_t0, (0, 0, None, None))(keys, theta, model, data)
