@@ -177,8 +177,8 @@ def test_locator_refuses_a_marginal_it_cannot_compute(emulators):
         js.locate(lambda p: -jnp.sum(p**2), js.paper_prior(), key=jax.random.key(0),
                   options=js.NutsOptions(marginal_t0="yes"))  # fmt: skip
     # the defaults: marginal where it can be computed
-    assert cat.Locator(emulators, js.event_prior(), method="nuts").marginal is not None
-    assert cat.Locator(emulators, js.event_prior(t0=0.0), method="nuts").marginal is None
+    assert cat.Locator(emulators, js.event_prior(), method="nuts").marginal_t0
+    assert not cat.Locator(emulators, js.event_prior(t0=0.0), method="nuts").marginal_t0
 
 
 def test_locator_nuts_with_the_marginal(emulators):

@@ -65,6 +65,7 @@ from jaxseis.likelihood.origin_time import (
     OriginTimeMarginal,
     draw_origin_times,
     marginal_origin_time,
+    signal_bins,
 )
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
@@ -203,7 +204,8 @@ class Locator:
         self.emulator_error = emulator_error
         self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
-        self.marginal = self._marginal(self.nuts.marginal_t0, emulator_error, extra_variance)
+        self.marginal_t0 = self._marginal(self.nuts.marginal_t0, emulator_error, extra_variance)
+        self._marginal_fn: OriginTimeMarginal | None = None
         if devices is not None and not (isinstance(devices, int) and devices >= 1):
             raise ValueError(f"devices must be an integer >= 1 or None; got {devices!r}")
         self.num_devices = min(devices or jax.local_device_count(), jax.local_device_count())
@@ -213,10 +215,10 @@ class Locator:
 
     # ----------------------------------------------------------------------------- set-up
 
-    def _marginal(self, wanted, emulator_error, extra_variance) -> OriginTimeMarginal | None:
-        """The likelihood with ``t0`` marginalised that NUTS samples, or None."""
+    def _marginal(self, wanted, emulator_error, extra_variance) -> bool:
+        """Whether NUTS samples the likelihood with ``t0`` marginalised."""
         if wanted is False or self.method != "nuts":
-            return None
+            return False
         why = None
         if 3 not in self.space.free:
             why = "the prior fixes t0"
@@ -228,8 +230,20 @@ class Locator:
             if wanted:
                 raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {why}; "
                                  "pass marginal_t0=None or False")  # fmt: skip
-            return None
-        return marginal_origin_time(self.model, (self.space.lower[3], self.space.upper[3]))
+            return False
+        return True
+
+    @property
+    def marginal(self) -> OriginTimeMarginal | None:
+        """The likelihood with ``t0`` marginalised that NUTS samples (over the bins where the
+        emulators carry signal, :func:`~jaxseis.likelihood.origin_time.signal_bins`), or
+        None."""
+        if self.marginal_t0 and self._marginal_fn is None:
+            lo, hi = self.space.lower, self.space.upper
+            with self._x64():
+                bins = signal_bins(self.model.static, self.params(), lo, hi, self.model.n_samples)
+            self._marginal_fn = marginal_origin_time(self.model, (lo[3], hi[3]), bins=bins)
+        return self._marginal_fn
 
     def _x64(self):
         return jax.enable_x64(self.model.x64 or bool(jax.config.read("jax_enable_x64")))

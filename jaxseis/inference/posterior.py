@@ -39,7 +39,7 @@ from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrain
 from jaxseis.inference.programs import run_global_stage, run_nuts
 from jaxseis.inference.summary import gaussian_summary, to_inference_data, weighted_summary
 from jaxseis.likelihood.base import Likelihood, as_likelihood
-from jaxseis.likelihood.origin_time import draw_origin_times, marginal_of
+from jaxseis.likelihood.origin_time import draw_origin_times, marginal_of, signal_bins
 from jaxseis.progress import Progress
 
 __all__ = [
@@ -226,7 +226,7 @@ def _nuts(lik, space, key, options: NutsOptions, bank, progress):
     model, data, lower, upper = _arrays(lik, space)
     dtype = lower.dtype
     tic = time.perf_counter()
-    marginal, fn, free = _marginal(lik, space, options), lik.fn, space.free
+    marginal, fn, free = _marginal(lik, space, model, options), lik.fn, space.free
     if marginal is not None:  # the chains sample the other free parameters; t0 held at 0
         keep = [i for i, k in enumerate(space.free) if k != 3]
         w0, center, chol = restrict_starts(np.asarray(w0), np.asarray(center),
@@ -257,16 +257,20 @@ def _nuts(lik, space, key, options: NutsOptions, bank, progress):
     return to_inference_data(theta, out, space, "nuts", attrs)
 
 
-def _marginal(lik, space: Space, options: NutsOptions):
+def _marginal(lik, space: Space, model, options: NutsOptions):
     """The likelihood with ``t0`` marginalised that NUTS samples (see
-    :attr:`NutsOptions.marginal_t0`), or None."""
+    :attr:`NutsOptions.marginal_t0`), over the bins where the emulators carry signal, or
+    None."""
     wanted = options.marginal_t0
     if wanted is False:
         return None
     try:
         if 3 not in space.free:
             raise ValueError("the prior fixes t0")
-        return marginal_of(lik, (space.lower[3], space.upper[3]))
+        window = (space.lower[3], space.upper[3])
+        marginal = marginal_of(lik, window)  # the checks, before any forward evaluation
+        bins = signal_bins(marginal.static, model, space.lower, space.upper, marginal.n_samples)
+        return marginal_of(lik, window, bins=bins)
     except ValueError as err:
         if wanted:
             raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {err}; pass "

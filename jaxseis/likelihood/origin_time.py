@@ -49,9 +49,20 @@ import numpy as np
 
 from jaxseis.forward import ForwardModel, apply_forward
 from jaxseis.likelihood.base import Likelihood
-from jaxseis.likelihood.waveform import WaveformFn, WaveformSearch
+from jaxseis.likelihood.waveform import WaveformFn, WaveformSearch, band_limited
 
-__all__ = ["OriginTimeMarginal", "draw_origin_times", "marginal_of", "marginal_origin_time"]
+__all__ = [
+    "SIGNAL_DB",
+    "OriginTimeMarginal",
+    "draw_origin_times",
+    "marginal_of",
+    "marginal_origin_time",
+    "signal_bins",
+]
+
+SIGNAL_DB = 50.0
+""":func:`signal_bins` keeps the bins up to the highest within this many dB of the strongest
+(above lies the emulators' numerical floor, 55 dB down for the bundled set)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +76,9 @@ class OriginTimeMarginal:
         dt: sampling interval, s.
         t0_window: ``(low, high)`` s, the prior's origin-time window.
         bins: the lowest ``bins`` frequency bins enter the correlation and the emulated
-            traces' energy (all ``n_samples // 2 + 1`` by default; fewer band-limits the
-            emulated traces to where they carry signal).
+            traces' energy: the emulated traces are taken band-limited to them (the
+            correlation's tables cost ``bins`` times the nodes per evaluation; the samplers
+            use :func:`signal_bins`, where the emulators carry signal).
         coarse: coarse nodes per sample interval.
         fine: fine nodes per coarse interval.
         window: coarse intervals either side of the largest coarse node that are refined.
@@ -219,9 +231,29 @@ def marginal_origin_time(
                               bins, coarse, fine, window)  # fmt: skip
 
 
-def marginal_of(likelihood: Likelihood, t0_window) -> OriginTimeMarginal:
+def signal_bins(static, params, lower, upper, n_samples: int, db: float = SIGNAL_DB) -> int:
+    """The frequency bins where an emulator set carries signal: the lowest up to the highest
+    within ``db`` dB of the strongest, over the emulated traces of 64 positions of a
+    scrambled Sobol set (seed 0) in the box ``lower``, ``upper`` ``[3]`` km. The same for
+    every event of an emulator set and prior, so one compiled program serves them all."""
+    from scipy.stats import qmc
+
+    lo, hi = np.asarray(lower, np.float64)[:3], np.asarray(upper, np.float64)[:3]
+    positions = lo + (hi - lo) * qmc.Sobol(3, scramble=True, seed=0).random(64)
+    traces = _traces(static, params, jnp.asarray(positions))
+    spectra = np.fft.rfft(np.asarray(traces, np.float64), n=n_samples, axis=-1)
+    return band_limited(spectra, db)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _traces(static, params, positions):
+    return jax.vmap(lambda p: apply_forward(static, params, p))(positions)
+
+
+def marginal_of(likelihood: Likelihood, t0_window, *, bins: int | None = None):
     """The marginal over ``t0`` of a waveform likelihood with its data
-    (:func:`jaxseis.likelihood.waveform_log_likelihood`).
+    (:func:`jaxseis.likelihood.waveform_log_likelihood`), over ``bins`` frequency bins
+    (default: all).
 
     Raises:
         ValueError: naming why it cannot be computed: not a waveform likelihood, an emulator
@@ -240,8 +272,12 @@ def marginal_of(likelihood: Likelihood, t0_window) -> OriginTimeMarginal:
         inv_var = np.asarray(data["inv_var"])
         if np.any(np.ptp(inv_var, axis=-1) > 1e-12 * np.max(inv_var, axis=-1)):
             raise ValueError("extra_variance makes the noise non-stationary")
+    n_freq = search.n_samples // 2 + 1
+    bins = n_freq if bins is None else int(bins)
+    if not 2 <= bins <= n_freq:
+        raise ValueError(f"bins must be in [2, {n_freq}]; got {bins}")
     return OriginTimeMarginal(search.static, int(search.n_samples), float(search.dt),
-                              _window(t0_window), search.n_samples // 2 + 1)  # fmt: skip
+                              _window(t0_window), bins)  # fmt: skip
 
 
 def _window(t0_window) -> tuple[float, float]:
