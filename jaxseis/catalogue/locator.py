@@ -57,15 +57,23 @@ from jaxseis.inference.importance import (
     resample,
 )
 from jaxseis.inference.laplace import laplace_draws, laplace_mixture
-from jaxseis.inference.nuts import NutsOptions, chain_starts, restrict_starts, run_chains
+from jaxseis.inference.nuts import (
+    NutsOptions,
+    chain_starts,
+    restrict_starts,
+    run_chains,
+    use_marginal_t0,
+)
 from jaxseis.inference.prior import BoxPrior, Space, validate_prior
 from jaxseis.inference.summary import chains_summary, gaussian_summary, weighted_summary
 from jaxseis.likelihood.emulator_error import EmulatorError
 from jaxseis.likelihood.origin_time import (
+    SIGNAL_DB,
     OriginTimeMarginal,
     draw_origin_times,
     marginal_origin_time,
     signal_bins,
+    why_not_marginal,
 )
 from jaxseis.likelihood.waveform import band_limited, waveform_data, waveform_template
 from jaxseis.observation import Observation
@@ -108,7 +116,7 @@ needed 14 on average; with 15 the same events run 3.5 times faster at the same E
 coverage (``bench/bench_catalogue.py --nuts-sweep 4 5 6``)."""
 
 
-BANK_DB = 50.0
+BANK_DB = SIGNAL_DB
 """The bank keeps its spectra's bins up to the highest within this many dB of the strongest
 (above lies the emulators' numerical floor, 55 dB down for the bundled set): each event's
 search correlates those bins only, on a lag grid sized to them (:func:`band_limited`)."""
@@ -204,7 +212,9 @@ class Locator:
         self.emulator_error = emulator_error
         self.band_hz = None if band_hz is None else tuple(float(v) for v in band_hz)
         self.keep_draws = keep_draws
-        self.marginal_t0 = self._marginal(self.nuts.marginal_t0, emulator_error, extra_variance)
+        reason = why_not_marginal(self.fn, t0_free=3 in self.space.free,
+                                  stationary=extra_variance is None)  # fmt: skip
+        self.marginal_t0 = method == "nuts" and use_marginal_t0(self.nuts, reason)
         self._marginal_fn: OriginTimeMarginal | None = None
         if devices is not None and not (isinstance(devices, int) and devices >= 1):
             raise ValueError(f"devices must be an integer >= 1 or None; got {devices!r}")
@@ -214,24 +224,6 @@ class Locator:
         self._on_device: dict = {}
 
     # ----------------------------------------------------------------------------- set-up
-
-    def _marginal(self, wanted, emulator_error, extra_variance) -> bool:
-        """Whether NUTS samples the likelihood with ``t0`` marginalised."""
-        if wanted is False or self.method != "nuts":
-            return False
-        why = None
-        if 3 not in self.space.free:
-            why = "the prior fixes t0"
-        elif emulator_error is not None:
-            why = "the emulator error model's likelihood is not a correlation in t0"
-        elif extra_variance is not None:
-            why = "extra_variance makes the noise non-stationary"
-        if why is not None:
-            if wanted:
-                raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {why}; "
-                                 "pass marginal_t0=None or False")  # fmt: skip
-            return False
-        return True
 
     @property
     def marginal(self) -> OriginTimeMarginal | None:
@@ -490,9 +482,8 @@ class Locator:
                     start, center_e, chol_e = restrict_starts(start, center_e, chol_e, keep)
                 w0[e], center[e], chol[e] = start, center_e, chol_e
         dtype = jnp.result_type(float)
-        fn, free, marginal = self.fn, space.free, self.marginal
-        if marginal is not None:
-            fn = marginal
+        marginal, free = self.marginal, space.free
+        fn = self.fn if marginal is None else marginal
 
         def program(params, bank, lower, upper, *block):
             if marginal is not None:  # t0 held at a constant the marginal ignores

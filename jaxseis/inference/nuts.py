@@ -38,6 +38,7 @@ __all__ = [
     "run_chains",
     "schedule_of",
     "step_keys",
+    "use_marginal_t0",
 ]
 
 
@@ -120,6 +121,21 @@ def chain_starts(modes: Modes, key, num_chains: int, init_spread: float):
     center = modes.u[which]
     chol = np.stack([np.linalg.cholesky(modes.cov[m]) for m in which])
     return init_spread * z, center, chol, which
+
+
+def use_marginal_t0(options: NutsOptions, reason: str | None) -> bool:
+    """Whether NUTS samples with ``t0`` marginalised (:attr:`NutsOptions.marginal_t0`), given
+    why it cannot be (``reason``, or None when it can).
+
+    Raises:
+        ValueError: ``marginal_t0=True`` where it cannot be.
+    """
+    if options.marginal_t0 is False:
+        return False
+    if reason is not None and options.marginal_t0:
+        raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {reason}; pass "
+                         "marginal_t0=None or False")  # fmt: skip
+    return reason is None
 
 
 def restrict_starts(w0, center, chol, keep):

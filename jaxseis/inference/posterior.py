@@ -11,6 +11,7 @@ for many events.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from typing import Any
@@ -34,12 +35,19 @@ from jaxseis.inference.nuts import (
     chain_starts,
     check_nuts_options,
     restrict_starts,
+    use_marginal_t0,
 )
 from jaxseis.inference.prior import BoxPrior, Space, log_density, to_unconstrained, validate_prior
 from jaxseis.inference.programs import run_global_stage, run_nuts
 from jaxseis.inference.summary import gaussian_summary, to_inference_data, weighted_summary
 from jaxseis.likelihood.base import Likelihood, as_likelihood
-from jaxseis.likelihood.origin_time import draw_origin_times, marginal_of, signal_bins
+from jaxseis.likelihood.origin_time import (
+    draw_origin_times,
+    is_stationary,
+    marginal_of,
+    signal_bins,
+    why_not_marginal,
+)
 from jaxseis.progress import Progress
 
 __all__ = [
@@ -261,21 +269,12 @@ def _marginal(lik, space: Space, model, options: NutsOptions):
     """The likelihood with ``t0`` marginalised that NUTS samples (see
     :attr:`NutsOptions.marginal_t0`), over the bins where the emulators carry signal, or
     None."""
-    wanted = options.marginal_t0
-    if wanted is False:
+    reason = why_not_marginal(lik.fn, t0_free=3 in space.free, stationary=is_stationary(lik))
+    if not use_marginal_t0(options, reason):
         return None
-    try:
-        if 3 not in space.free:
-            raise ValueError("the prior fixes t0")
-        window = (space.lower[3], space.upper[3])
-        marginal = marginal_of(lik, window)  # the checks, before any forward evaluation
-        bins = signal_bins(marginal.static, model, space.lower, space.upper, marginal.n_samples)
-        return marginal_of(lik, window, bins=bins)
-    except ValueError as err:
-        if wanted:
-            raise ValueError(f"NutsOptions.marginal_t0=True cannot be used: {err}; pass "
-                             "marginal_t0=None or False") from err  # fmt: skip
-        return None
+    marginal = marginal_of(lik, (space.lower[3], space.upper[3]))
+    bins = signal_bins(marginal.static, model, space.lower, space.upper, marginal.n_samples)
+    return dataclasses.replace(marginal, bins=bins)
 
 
 _t0_draws = jax.jit(draw_origin_times, static_argnums=0)

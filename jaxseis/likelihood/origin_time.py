@@ -55,9 +55,11 @@ __all__ = [
     "SIGNAL_DB",
     "OriginTimeMarginal",
     "draw_origin_times",
+    "is_stationary",
     "marginal_of",
     "marginal_origin_time",
     "signal_bins",
+    "why_not_marginal",
 ]
 
 SIGNAL_DB = 50.0
@@ -219,16 +221,8 @@ def marginal_origin_time(
     Raises:
         ValueError: an empty window or bad grid settings.
     """
-    lo, hi = _window(t0_window)
-    n_freq = model.n_samples // 2 + 1
-    bins = n_freq if bins is None else int(bins)
-    if not 2 <= bins <= n_freq:
-        raise ValueError(f"bins must be in [2, {n_freq}]; got {bins}")
-    for name, v in (("coarse", coarse), ("fine", fine), ("window", window)):
-        if not (isinstance(v, int) and v >= 1):
-            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-    return OriginTimeMarginal(model.static, int(model.n_samples), float(model.dt), (lo, hi),
-                              bins, coarse, fine, window)  # fmt: skip
+    return _checked(model.static, model.n_samples, model.dt, t0_window, bins, coarse, fine,
+                    window)  # fmt: skip
 
 
 def signal_bins(static, params, lower, upper, n_samples: int, db: float = SIGNAL_DB) -> int:
@@ -250,44 +244,69 @@ def _traces(static, params, positions):
     return jax.vmap(lambda p: apply_forward(static, params, p))(positions)
 
 
+def why_not_marginal(fn, *, t0_free: bool, stationary: bool) -> str | None:
+    """Why the origin time cannot be marginalised out of the likelihood function ``fn``, or
+    None when it can: ``t0`` fixed by the prior, not a waveform likelihood, an emulator error
+    model (its covariance is not a correlation in ``t0``), or non-stationary noise (white
+    noise with ``extra_variance``)."""
+    if not t0_free:
+        return "the prior fixes t0"
+    if not isinstance(fn, WaveformFn):
+        return "only a waveform likelihood can have its origin time marginalised"
+    if fn.emulator_error:
+        return "the emulator error model's likelihood is not a correlation in t0"
+    if not stationary:
+        return "extra_variance makes the noise non-stationary"
+    return None
+
+
+def is_stationary(likelihood: Likelihood) -> bool:
+    """Whether a waveform likelihood's noise is stationary: coloured (frequency domain) or
+    white with one variance per receiver (no ``extra_variance``)."""
+    data = likelihood.data
+    if getattr(likelihood.fn, "domain", None) != "time" or data is None:
+        return True
+    inv_var = np.asarray(data["inv_var"])
+    return not np.any(np.ptp(inv_var, axis=-1) > 1e-12 * np.max(inv_var, axis=-1))
+
+
 def marginal_of(likelihood: Likelihood, t0_window, *, bins: int | None = None):
     """The marginal over ``t0`` of a waveform likelihood with its data
     (:func:`jaxseis.likelihood.waveform_log_likelihood`), over ``bins`` frequency bins
     (default: all).
 
     Raises:
-        ValueError: naming why it cannot be computed: not a waveform likelihood, an emulator
-            error model (its covariance is not a correlation in ``t0``), white noise with
-            ``extra_variance`` (not stationary), or an empty window.
+        ValueError: naming why it cannot be computed (:func:`why_not_marginal`), or an empty
+            window.
     """
-    fn, search = likelihood.fn, likelihood.search
-    if not isinstance(fn, WaveformFn) or not isinstance(search, WaveformSearch):
-        raise ValueError("only a waveform likelihood can have its origin time marginalised")
-    if fn.emulator_error:
-        raise ValueError("the emulator error model's likelihood is not a correlation in t0")
-    data = likelihood.data
-    if data is None:
-        raise ValueError("the likelihood has no data")
-    if fn.domain == "time":
-        inv_var = np.asarray(data["inv_var"])
-        if np.any(np.ptp(inv_var, axis=-1) > 1e-12 * np.max(inv_var, axis=-1)):
-            raise ValueError("extra_variance makes the noise non-stationary")
-    n_freq = search.n_samples // 2 + 1
-    bins = n_freq if bins is None else int(bins)
-    if not 2 <= bins <= n_freq:
-        raise ValueError(f"bins must be in [2, {n_freq}]; got {bins}")
-    return OriginTimeMarginal(search.static, int(search.n_samples), float(search.dt),
-                              _window(t0_window), bins)  # fmt: skip
+    search = likelihood.search
+    reason = why_not_marginal(likelihood.fn, t0_free=True, stationary=is_stationary(likelihood))
+    if reason is None and not isinstance(search, WaveformSearch):
+        reason = "only a waveform likelihood can have its origin time marginalised"
+    if reason is None and likelihood.data is None:
+        reason = "the likelihood has no data"
+    if reason is not None:
+        raise ValueError(reason)
+    return _checked(search.static, search.n_samples, search.dt, t0_window, bins)
 
 
-def _window(t0_window) -> tuple[float, float]:
+def _checked(static, n_samples, dt, t0_window, bins, coarse=2, fine=16, window=6):
+    """An :class:`OriginTimeMarginal` from checked settings."""
     lo, hi = (float(v) for v in t0_window)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(
             f"the origin time must be free to be marginalised: t0 window ({lo}, {hi}) s needs "
             "low < high"
         )
-    return lo, hi
+    n_freq = int(n_samples) // 2 + 1
+    bins = n_freq if bins is None else int(bins)
+    if not 2 <= bins <= n_freq:
+        raise ValueError(f"bins must be in [2, {n_freq}]; got {bins}")
+    for name, v in (("coarse", coarse), ("fine", fine), ("window", window)):
+        if not (isinstance(v, int) and v >= 1):
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+    return OriginTimeMarginal(static, int(n_samples), float(dt), (lo, hi), bins, coarse, fine,
+                              window)  # fmt: skip
 
 
 def draw_origin_times(marginal: OriginTimeMarginal, key, theta, model, data) -> jax.Array:
