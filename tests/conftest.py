@@ -50,6 +50,23 @@ def _release_compiled_programs():
     gc.collect()
 
 
+@pytest.fixture(scope="module")
+def emulators():
+    """The bundled NN-direct emulators of the four location receivers (a module may define
+    its own ``emulators``)."""
+    from jaxseis.pretrained import load_bundled
+
+    return load_bundled((1, 2, 3, 4))
+
+
+@pytest.fixture(scope="module")
+def model(emulators):
+    """The forward model of :func:`emulators`."""
+    from jaxseis.forward import forward_model
+
+    return forward_model(emulators)
+
+
 @pytest.fixture(scope="session")
 def layered_model():
     """A small layered variable-density model with water on top and lateral variation.

@@ -23,11 +23,6 @@ ROWS = (1, 2, 3, 4)
 
 
 @pytest.fixture(scope="module")
-def emulators():
-    return js.load_bundled(ROWS)
-
-
-@pytest.fixture(scope="module")
 def bench():
     return js.load_benchmark()
 

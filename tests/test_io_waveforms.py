@@ -13,7 +13,6 @@ from obspy import Stream, UTCDateTime, read
 
 import jaxseis as js
 from jaxseis import catalogue as cat
-from jaxseis.forward import forward_model
 from jaxseis.io import stations as stn
 from jaxseis.io import waveforms as wf
 from jaxseis.io.coordinates import GeoTransform
@@ -23,16 +22,6 @@ REF = UTCDateTime(2024, 5, 1, 12, 0, 0)
 GEO = GeoTransform(60.5, 4.25, 70.0)
 SENS = 2.0e6  # counts per Pa
 TRUTH_T0, TRUTH_LOGA = 0.05, 0.3
-
-
-@pytest.fixture(scope="module")
-def emulators():
-    return js.load_bundled((1, 2, 3, 4))
-
-
-@pytest.fixture(scope="module")
-def model(emulators):
-    return forward_model(emulators)
 
 
 @pytest.fixture(scope="module")

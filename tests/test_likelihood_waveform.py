@@ -16,16 +16,6 @@ THETA = np.array([0.38, 0.29, 1.56, 0.013, 0.2])  # near the paper's event
 
 
 @pytest.fixture(scope="module")
-def emulators():
-    return js.load_bundled((1, 2, 3, 4))
-
-
-@pytest.fixture(scope="module")
-def model(emulators):
-    return forward_model(emulators)
-
-
-@pytest.fixture(scope="module")
 def obs(emulators):
     return js.observe(js.load_paper_event(), emulators, noise_key=jax.random.key(0))
 

@@ -10,22 +10,12 @@ from scipy.special import logsumexp
 
 import jaxseis as js
 from jaxseis import catalogue as cat
-from jaxseis.forward import apply_forward, forward_model
+from jaxseis.forward import apply_forward
 from jaxseis.likelihood.origin_time import marginal_origin_time
 from jaxseis.likelihood.waveform import waveform_data, waveform_template
 from jaxseis.noise import ColouredNoise, marine_psd
 
 WINDOW = (-0.3, 0.3)
-
-
-@pytest.fixture(scope="module")
-def emulators():
-    return js.load_bundled((1, 2, 3, 4))
-
-
-@pytest.fixture(scope="module")
-def model(emulators):
-    return forward_model(emulators)
 
 
 @pytest.fixture(scope="module")
