@@ -29,6 +29,7 @@ from jaxseis.emulators.domain import training_box
 from jaxseis.emulators.predictor import (
     X64_MESSAGE,
     apply_predictor,
+    apply_predictor_spectrum,
     has_core_gps,
     predict,
     predictor_parts,
@@ -38,6 +39,7 @@ from jaxseis.geometry import DEFAULT_GRID, check_position
 __all__ = [
     "ForwardModel",
     "apply_forward",
+    "apply_spectra",
     "event_vector",
     "forward_model",
     "make_forward",
@@ -172,6 +174,24 @@ def apply_forward(static: tuple, params, theta) -> jax.Array:
         )
     return jnp.stack(
         [apply_predictor(s, p, source, t0, log_amp) for s, p in zip(statics, params, strict=True)]
+    )
+
+
+def apply_spectra(static: tuple, params, position, bins: int) -> jax.Array:
+    """The lowest ``bins`` bins ``[n_receivers, bins]`` (complex) of the one-sided spectra
+    (``rfft``) of the traces from a source at ``position [3]`` km, origin time 0 and unit
+    strength, with the emulators' peak delays applied as exact phase ramps (see
+    :func:`jaxseis.emulators.predictor.apply_predictor_spectrum`: within about 1e-3 of the
+    spectra of :func:`apply_forward`'s traces for the bundled emulators). Pure, like
+    :func:`apply_forward`."""
+    source = jnp.asarray(position)[:3]
+    mode, statics = static
+    if mode == "stacked":
+        return jax.vmap(apply_predictor_spectrum, in_axes=(None, 0, None, None))(
+            statics, params, source, bins
+        )
+    return jnp.stack(
+        [apply_predictor_spectrum(s, p, source, bins) for s, p in zip(statics, params, strict=True)]
     )
 
 

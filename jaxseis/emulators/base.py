@@ -103,3 +103,8 @@ class Family(Protocol):
 
     def predict_core(self, core: dict, config: dict) -> Callable[[jax.Array], jax.Array]:
         """Pure function: standardised features ``[4]`` -> aligned trace ``[n_samples]``."""
+
+    # Optional: ``linear_head(core, config) -> (hidden, kernel [h, n_samples], bias
+    # [n_samples])`` with ``predict_core(core, config)(z) == hidden(z) @ kernel + bias``. A
+    # family whose output layer is linear provides it, and the emulated spectra of
+    # :func:`jaxseis.emulators.predictor.apply_predictor_spectrum` skip the trace and its FFT.

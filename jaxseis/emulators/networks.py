@@ -15,7 +15,17 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-__all__ = ["MLP", "apply", "build", "graphdef_of", "init_state", "parameter_shapes", "to_arrays"]
+__all__ = [
+    "MLP",
+    "apply",
+    "apply_hidden",
+    "build",
+    "graphdef_of",
+    "init_state",
+    "last_layer",
+    "parameter_shapes",
+    "to_arrays",
+]
 
 LEAKY_SLOPE = 0.2  # the paper's LeakyReLU slope (TensorFlow's default; JAX's is 0.01)
 
@@ -117,6 +127,26 @@ def apply(spec: dict, params: dict) -> Callable:
         return nnx.merge(graphdef, state)(x)
 
     return f
+
+
+def apply_hidden(spec: dict, params: dict) -> Callable:
+    """Pure function ``x -> h``: the activations that feed an MLP's last (linear) layer, so
+    that ``apply(spec, params)(x) == h @ kernel + bias`` with ``(kernel, bias)`` from
+    :func:`last_layer`."""
+    sizes = list(spec["sizes"])
+    if len(sizes) < 3:
+        raise ValueError(f"an MLP needs a hidden layer to split off its last one; got {sizes}")
+    layers = params["layers"]
+    last = max(layers)
+    body = apply(spec | {"sizes": sizes[:-1]}, {"layers": {i: layers[i] for i in range(last)}})
+    slope = float(spec.get("slope", LEAKY_SLOPE))
+    return lambda x: jax.nn.leaky_relu(body(x), slope)
+
+
+def last_layer(params: dict) -> tuple:
+    """``(kernel [h, n], bias [n])`` of an MLP's last layer (pure-dict parameters)."""
+    layer = params["layers"][max(params["layers"])]
+    return layer["kernel"], layer["bias"]
 
 
 def count_parameters(params: dict) -> int:

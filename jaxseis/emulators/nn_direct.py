@@ -7,7 +7,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxseis.emulators.networks import apply, count_parameters, init_state
+from jaxseis.emulators.networks import (
+    apply,
+    apply_hidden,
+    count_parameters,
+    init_state,
+    last_layer,
+)
 from jaxseis.emulators.schema import N_FEATURES, network
 from jaxseis.train import TrainConfig, mse, train_supervised, train_supervised_stacked
 
@@ -16,6 +22,7 @@ __all__ = [
     "core_shapes",
     "fit_core",
     "fit_core_stacked",
+    "linear_head",
     "name",
     "predict_core",
     "uses_alignment",
@@ -107,3 +114,11 @@ def core_shapes(config: dict, n_samples: int) -> dict:
 def predict_core(core: dict, config: dict):
     """Standardised features ``[4]`` -> aligned trace ``[n_samples]``."""
     return apply(config["net"], core["net"])
+
+
+def linear_head(core: dict, config: dict):
+    """``(hidden, kernel [256, n_samples], bias [n_samples])`` with ``predict_core(core,
+    config)(z) == hidden(z) @ kernel + bias``: the network's last layer is linear, so a linear
+    map of the trace (its spectrum) folds into it (:mod:`jaxseis.emulators.predictor`)."""
+    kernel, bias = last_layer(core["net"])
+    return apply_hidden(config["net"], core["net"]), kernel, bias
