@@ -35,6 +35,8 @@ __all__ = [
     "from_unconstrained",
     "log_density",
     "paper_prior",
+    "soft_box",
+    "soft_box_inverse",
     "to_unconstrained",
     "validate_prior",
 ]
@@ -235,6 +237,42 @@ def to_unconstrained(space: Space, theta) -> jax.Array:
     eps = jnp.finfo(p.dtype).eps
     p = jnp.clip(p, eps, 1.0 - eps)
     return jnp.log(p) - jnp.log1p(-p)
+
+
+def soft_box(lower, upper, delta, v) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The soft box: a bijection ``v -> theta`` of the real line onto ``(lower, upper)`` that is
+    the identity inside, bending only within a few ``delta`` of the faces::
+
+        theta = lower + delta * (softplus((v - lower) / delta) - softplus((v - upper) / delta))
+
+    Unlike the logistic map of :func:`from_unconstrained`, whose curvature has the scale of
+    the whole interval, a posterior a few ``delta`` from a face keeps its shape; one piled
+    against a face gets an exponential tail of scale ``delta`` beyond it. Elementwise.
+
+    Returns:
+        ``(theta - lower, upper - theta, log dtheta/dv)``, each computed without cancellation
+        (so that ``log(theta - lower) - log(upper - theta)`` is the logit of a point however
+        close to a face).
+    """
+    sp = jax.nn.softplus
+    above = delta * (sp((v - lower) / delta) - sp((v - upper) / delta))
+    below = delta * (sp((upper - v) / delta) - sp((lower - v) / delta))
+    log_jac = (
+        jax.nn.log_sigmoid((v - lower) / delta)
+        + jax.nn.log_sigmoid((upper - v) / delta)
+        + jnp.log1p(-jnp.exp(-(upper - lower) / delta))
+    )
+    return above, below, log_jac
+
+
+def soft_box_inverse(lower, upper, delta, theta) -> jax.Array:
+    """The ``v`` with ``soft_box(lower, upper, delta, v)`` at ``theta`` strictly inside
+    ``(lower, upper)``. Elementwise."""
+    return (
+        theta
+        + delta * jnp.log1p(-jnp.exp(-(theta - lower) / delta))
+        - delta * jnp.log1p(-jnp.exp((theta - upper) / delta))
+    )
 
 
 def log_density(fn: Callable, model, data, space: Space, u) -> jax.Array:
