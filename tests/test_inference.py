@@ -193,6 +193,9 @@ def test_nuts_samples_a_gaussian_piled_against_a_face():
     theta = np.asarray(out["theta"]).reshape(-1, 5)
     assert int(np.sum(out["diverging"])) == 0
     assert np.all(theta[:, 0] > 0)
+    # each draw's log-likelihood is the likelihood's value there
+    expected = -0.5 * np.sum(((theta[:, :3] - mu) / sd) ** 2, axis=1)
+    np.testing.assert_allclose(np.asarray(out["loglik"]).ravel(), expected, atol=1e-6)
     exact = truncnorm((0 - mu[0]) / sd[0], np.inf, loc=mu[0], scale=sd[0])
     ess = float(az.ess(np.asarray(out["theta"])[..., 0]))  # [chains, draws]
     assert ess > 2000  # of 4000 draws (2480; 1660 in the logistic coordinates)

@@ -303,9 +303,11 @@ def _parts(fn, model, data, space: Space, options: NutsOptions, dim: int):
             carry = ChainState(state, keep(ss_new, ss), keep(mm_new, mm),
                                jnp.where(warm, eps_new, eps), jnp.where(warm, imm_new, imm),
                                final_eps, final_imm)  # fmt: skip
+            _, u, log_jac = at(m, chol_c, state.position)
             stats = {
-                "u": at(m, chol_c, state.position)[1],
+                "u": u,
                 "lp": state.logdensity,
+                "loglik": state.logdensity - jnp.sum(log_jac),
                 "diverging": info.is_divergent,
                 "acceptance_rate": info.acceptance_rate,
                 "tree_depth": info.num_trajectory_expansions,
@@ -349,17 +351,11 @@ def advance_chains(fn, model, data, space: Space, state: ChainState, keys, sched
 def finish_chains(space: Space, trace: dict, step_size) -> dict:
     """The draws' dict from the sampling steps' ``trace`` (``[C, num_draws, ...]``, see
     :func:`advance_chains`) and the chains' sampling step sizes ``[C]``: ``theta`` (all five
-    parameters), ``loglik`` (the log-density minus the log-Jacobian), ``step_size`` and the
-    trace's statistics (pure)."""
+    parameters), ``loglik`` (the log-density minus the log-Jacobian of the sampler's
+    coordinates), ``step_size`` and the trace's statistics (pure)."""
     trace = dict(trace)
     u = trace.pop("u")
-    jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u), axis=-1)
-    return {
-        "theta": from_unconstrained(space, u),
-        "loglik": trace["lp"] - jac,
-        "step_size": step_size,
-        **trace,
-    }
+    return {"theta": from_unconstrained(space, u), "step_size": step_size, **trace}
 
 
 def run_chains(fn, model, data, space: Space, key, w0, center, chol, *, options: NutsOptions,
