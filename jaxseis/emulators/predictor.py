@@ -122,6 +122,28 @@ def has_core_gps(core: dict) -> bool:
     return isinstance(core, dict) and "gps" in core
 
 
+def _inputs(static: tuple, params: dict, source):
+    """``(family, config, dt, features [4], standardised features [4])`` of a source
+    ``[3]`` km for :func:`apply_predictor` and :func:`apply_predictor_spectrum`.
+
+    Raises:
+        ValueError: float64 GPs without x64 mode.
+    """
+    kind, config, dt, gp_dtype, has_gps = static
+    if has_gps and gp_dtype == "float64" and not _x64_enabled():
+        raise ValueError(X64_MESSAGE)
+    feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
+    z = (feats.astype(params["mean"].dtype) - params["mean"]) / params["std"]
+    return get_family(kind), json.loads(config), dt, feats, z
+
+
+def _peaks(params: dict, feats):
+    """The peak GPs' ``(log amplitude ratio, shift s)`` at the features ``[4]``."""
+    g = params["gps"]
+    gps = GaussianProcesses(**(g | {"x_scaler": Standardizer(**g["x_scaler"])}))
+    return predict_gps(gps, feats)
+
+
 def apply_predictor(static: tuple, params: dict, source, t0=0.0, log_amplitude=0.0):
     """Trace ``[n_samples]`` from :func:`predictor_parts` output.
 
@@ -135,21 +157,14 @@ def apply_predictor(static: tuple, params: dict, source, t0=0.0, log_amplitude=0
     For families with peak alignment the delay and the scale join the predicted peak shift
     and amplitude ratio, so the trace is interpolated once.
     """
-    kind, config, dt, gp_dtype, has_gps = static
-    family = get_family(kind)
-    if has_gps and gp_dtype == "float64" and not _x64_enabled():
-        raise ValueError(X64_MESSAGE)
-    dtype = params["mean"].dtype
-    core_fn = family.predict_core(params["core"], json.loads(config))
-    feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
-    aligned = core_fn((feats.astype(dtype) - params["mean"]) / params["std"]).astype(dtype)
+    family, config, dt, feats, z = _inputs(static, params, source)
+    dtype = z.dtype
+    aligned = family.predict_core(params["core"], config)(z).astype(dtype)
     t0 = jnp.asarray(t0, dtype)
     log_amplitude = jnp.asarray(log_amplitude, dtype)
     if not family.uses_alignment:
         return unalign(aligned, log_amplitude, t0, dt)
-    g = params["gps"]
-    gps = GaussianProcesses(**(g | {"x_scaler": Standardizer(**g["x_scaler"])}))
-    log_ratio, shift = predict_gps(gps, feats)
+    log_ratio, shift = _peaks(params, feats)
     log_ratio = log_ratio.astype(dtype) + log_amplitude
     trace = unalign(aligned, log_ratio, shift.astype(dtype) + t0, dt)
     return params["ref"] * trace
@@ -167,14 +182,8 @@ def apply_predictor_spectrum(static: tuple, params: dict, source, bins: int):
     product with its output layer composed with the DFT (``params["head"]``), without forming
     the trace; others take the FFT of the aligned trace.
     """
-    kind, config, dt, gp_dtype, has_gps = static
-    family = get_family(kind)
-    if has_gps and gp_dtype == "float64" and not _x64_enabled():
-        raise ValueError(X64_MESSAGE)
-    dtype = params["mean"].dtype
-    config = json.loads(config)
-    feats = source_features(jnp.asarray(source, params["receiver"].dtype), params["receiver"])
-    z = (feats.astype(dtype) - params["mean"]) / params["std"]
+    family, config, dt, feats, z = _inputs(static, params, source)
+    dtype = z.dtype
     if "head" in params:
         hidden_fn, weights, _ = family.linear_head(params["core"], config)
         n = weights.shape[-1]
@@ -189,9 +198,7 @@ def apply_predictor_spectrum(static: tuple, params: dict, source, bins: int):
         spectrum = jnp.fft.rfft(aligned)[:bins]
     if not family.uses_alignment:
         return spectrum
-    g = params["gps"]
-    gps = GaussianProcesses(**(g | {"x_scaler": Standardizer(**g["x_scaler"])}))
-    log_ratio, shift = predict_gps(gps, feats)
+    log_ratio, shift = _peaks(params, feats)
     omega = (2.0 * jnp.pi / (n * dt)) * jnp.arange(bins, dtype=shift.dtype)
     scale = params["ref"].astype(log_ratio.dtype) * jnp.exp(log_ratio)
     return spectrum * (scale * jnp.exp(-1j * omega * shift))

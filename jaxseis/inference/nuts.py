@@ -249,23 +249,24 @@ def _parts(fn, model, data, space: Space, options: NutsOptions, dim: int):
         dv_dtheta = jnp.exp(-soft_box(lo, hi, delta, v_c)[2])
         return delta, v_c, (dv_dtheta * dtheta_du)[:, None] * chol_c
 
-    def at(m, chol_c, w):
-        """``(theta [5], u [d], log dtheta/dv [d])`` at the whitened point ``w``."""
-        delta, v_c, chol_v = geometry(m, chol_c)
+    def at(geom, w):
+        """``(theta [5], u [d], log dtheta/dv [d])`` at the whitened point ``w`` of a chain of
+        soft-box geometry ``geom`` (:func:`geometry`)."""
+        delta, v_c, chol_v = geom
         above, below, log_jac = soft_box(lo, hi, delta, v_c + chol_v @ w)
         free = jnp.where(above < below, lo + above, hi - below)
         return lower.at[idx].set(free), jnp.log(above) - jnp.log(below), log_jac
 
-    def whitened(m, chol_c):
+    def whitened(geom):
         def logdensity(w):
-            theta, _, log_jac = at(m, chol_c, w)
+            theta, _, log_jac = at(geom, w)
             ll = fn(theta, model, data)
             return jnp.where(jnp.isnan(ll), -jnp.inf, ll) + jnp.sum(log_jac)
 
         return logdensity
 
     def init(w_init, m, chol_c):
-        state = blackjax.mcmc.hmc.init(w_init, whitened(m, chol_c))
+        state = blackjax.mcmc.hmc.init(w_init, whitened(geometry(m, chol_c)))
         mm = mm_init(dim)
         one = jnp.ones((), w_init.dtype)
         imm = mm.inverse_mass_matrix
@@ -274,7 +275,8 @@ def _parts(fn, model, data, space: Space, options: NutsOptions, dim: int):
         return jax.tree.map(lambda a: jax.lax.convert_element_type(a, jnp.asarray(a).dtype), carry)
 
     def advance(carry: ChainState, keys, schedule: Schedule, m, chol_c):
-        logdensity = whitened(m, chol_c)
+        geom = geometry(m, chol_c)  # once per chain, not per gradient
+        logdensity = whitened(geom)
 
         def step(carry, xs):
             state, ss, mm, eps, imm, final_eps, final_imm = carry
@@ -303,7 +305,7 @@ def _parts(fn, model, data, space: Space, options: NutsOptions, dim: int):
             carry = ChainState(state, keep(ss_new, ss), keep(mm_new, mm),
                                jnp.where(warm, eps_new, eps), jnp.where(warm, imm_new, imm),
                                final_eps, final_imm)  # fmt: skip
-            _, u, log_jac = at(m, chol_c, state.position)
+            _, u, log_jac = at(geom, state.position)
             stats = {
                 "u": u,
                 "lp": state.logdensity,
